@@ -1,0 +1,1 @@
+"""Shared vocabulary of every layer: errors, resources and changes, the plugin registry, secrets."""

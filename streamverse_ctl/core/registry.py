@@ -1,0 +1,158 @@
+"""One registry pattern for every pluggable thing: providers, inventory kinds, runbook actions, CLI verbs.
+
+Built-ins are registered lazily as ``"module:attribute"`` strings, so a run imports only the
+modules it uses (``streamverse --help`` imports no cloud client). Third parties add entries
+through entry points (groups ``streamverse.providers``, ``streamverse.kinds``,
+``streamverse.actions``, ``streamverse.verbs``) or by dropping a ``.py`` file into a plugin
+directory (``./plugins`` and every directory on ``STREAMVERSE_PLUGIN_PATH``); such a file
+registers with the decorators below, e.g. ``@providers.register("acme-cdn")``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from .errors import PermanentError
+
+T = TypeVar("T")
+
+
+@dataclass
+class Entry:
+    name: str
+    target: str  # "module:attr" for lazy entries, or a description of the object
+    origin: str  # "builtin", "entry point <dist>", or the plugin file's path
+    obj: Any = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.obj is not None
+
+
+class Registry(Generic[T]):
+    def __init__(self, group: str, what: str) -> None:
+        self.group = group  # entry point group
+        self.what = what  # "provider", "kind", ... for messages
+        self._entries: dict[str, Entry] = {}
+
+    def register(self, name: str, obj: T | None = None, *, origin: str | None = None) -> Any:
+        """Register ``obj`` under ``name``; without ``obj``, return a decorator."""
+
+        def deco(o: T) -> T:
+            src = origin or _caller_origin(o)
+            self._entries[name] = Entry(name, f"{getattr(o, '__module__', '?')}:{getattr(o, '__qualname__', o)}",
+                                        src, o)
+            return o
+
+        if obj is not None:
+            return deco(obj)
+        return deco
+
+    def register_lazy(self, name: str, target: str, origin: str = "builtin") -> None:
+        self._entries.setdefault(name, Entry(name, target, origin))
+
+    def get(self, name: str) -> T:
+        load_plugins()
+        entry = self._entries.get(name)
+        if entry is None:
+            known = ", ".join(sorted(self._entries)) or "none"
+            raise PermanentError(f"unknown {self.what} '{name}' (known: {known})")
+        if entry.obj is None:
+            module, _, attr = entry.target.partition(":")
+            try:
+                obj: Any = importlib.import_module(module)
+                for part in attr.split("."):
+                    obj = getattr(obj, part)
+            except (ImportError, AttributeError) as exc:
+                raise PermanentError(f"{self.what} '{name}' from {entry.origin} cannot be loaded: {exc}") from exc
+            entry.obj = obj
+        return entry.obj  # type: ignore[no-any-return]
+
+    def __contains__(self, name: str) -> bool:
+        load_plugins()
+        return name in self._entries
+
+    def names(self) -> list[str]:
+        load_plugins()
+        return sorted(self._entries)
+
+    def entries(self) -> Iterator[Entry]:
+        load_plugins()
+        yield from (self._entries[n] for n in sorted(self._entries))
+
+    def items(self) -> Iterator[tuple[str, T]]:
+        for name in self.names():
+            yield name, self.get(name)
+
+
+def _caller_origin(obj: Any) -> str:
+    module = sys.modules.get(getattr(obj, "__module__", ""), None)
+    path = getattr(module, "__file__", None) or ""
+    if getattr(obj, "__module__", "").startswith("streamverse_ctl."):
+        return "builtin"
+    return path or "plugin"
+
+
+providers: Registry[Any] = Registry("streamverse.providers", "provider")
+kinds: Registry[Any] = Registry("streamverse.kinds", "inventory kind")
+actions: Registry[Callable[..., Any]] = Registry("streamverse.actions", "runbook action")
+verbs: Registry[Callable[..., Any]] = Registry("streamverse.verbs", "CLI verb")
+REGISTRIES: dict[str, Registry[Any]] = {
+    "providers": providers,
+    "kinds": kinds,
+    "actions": actions,
+    "verbs": verbs,
+}
+
+_loaded = False
+plugin_errors: list[str] = []
+
+
+def plugin_dirs() -> list[Path]:
+    dirs = [Path.cwd() / "plugins"]
+    for part in os.environ.get("STREAMVERSE_PLUGIN_PATH", "").split(os.pathsep):
+        if part:
+            dirs.append(Path(part))
+    seen: list[Path] = []
+    for d in dirs:
+        if d.is_dir() and d.resolve() not in seen:
+            seen.append(d.resolve())
+    return seen
+
+
+def load_plugins() -> None:
+    """Register built-ins, entry points and plugin files (once per process)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    from . import builtins
+
+    builtins.register_all()
+    for reg in REGISTRIES.values():
+        for ep in entry_points(group=reg.group):
+            dist = getattr(ep.dist, "name", "?") if ep.dist else "?"
+            reg.register_lazy(ep.name, ep.value, origin=f"entry point ({dist})")
+    for d in plugin_dirs():
+        for path in sorted(d.glob("*.py")):
+            if path.name.startswith("_"):
+                continue
+            mod_name = f"streamverse_plugin_{path.stem}"
+            if mod_name in sys.modules:
+                continue
+            try:
+                spec = importlib.util.spec_from_file_location(mod_name, path)
+                assert spec and spec.loader
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[mod_name] = module
+                spec.loader.exec_module(module)
+            except Exception as exc:  # a broken plugin must not break the tool; it is reported
+                plugin_errors.append(f"{path}: {type(exc).__name__}: {exc}")

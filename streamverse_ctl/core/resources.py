@@ -1,0 +1,153 @@
+"""Provider-neutral resources and the changes that converge them.
+
+The compiler turns an inventory into :class:`Resource` objects; providers read actual state as
+``Resource`` objects too, so plan can diff the two field by field. A resource's ``spec`` is plain
+JSON data (dicts, lists, str, int, float, bool, None) so it can be hashed, saved and compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# Resource types, in dependency order: capacity before traffic. Deletes run in reverse.
+RESOURCE_TYPES: tuple[str, ...] = (
+    "platform.region",  # a region's serving capacity and settings
+    "cdn.pop",  # a CDN point of presence
+    "transcode.ladder",  # an encoding ladder
+    "transcode.pool",  # a GPU transcode node pool
+    "cdn.cache_policy",  # TTL overrides for a set of PoPs
+    "cdn.warm_set",  # content pre-warmed on a set of PoPs
+    "dns.healthcheck",  # a health check DNS answers depend on
+    "dns.record",  # one DNS record set (one per region for routed records)
+)
+TYPE_ORDER: dict[str, int] = {t: i for i, t in enumerate(RESOURCE_TYPES)}
+
+Action = Literal["create", "update", "delete"]
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """One thing a provider owns.
+
+    ``name`` is unique within ``type``; ``id`` (``type/name``) is unique overall.
+    ``requires`` lists the provider features the resource needs (e.g. ``dns.routing.weighted``)
+    so an unsupported feature is refused at plan time. ``origin`` says which inventory document
+    produced it, for messages. ``managed`` is False for actual resources the tool does not own.
+    """
+
+    type: str
+    name: str
+    spec: Mapping[str, Any]
+    provider: str = ""
+    depends_on: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
+    origin: str = ""
+    managed: bool = True
+
+    @property
+    def id(self) -> str:
+        return f"{self.type}/{self.name}"
+
+    def digest(self) -> str:
+        return hashlib.sha256(canonical_json(self.spec).encode()).hexdigest()[:16]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "name": self.name,
+            "provider": self.provider,
+            "spec": dict(self.spec),
+            "managed": self.managed,
+            "origin": self.origin,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    path: str  # dotted path inside spec, e.g. "weight" or "health_check.path"
+    before: Any
+    after: Any
+
+
+@dataclass(slots=True)
+class Change:
+    """One create, update or delete of one resource, with field-level before -> after."""
+
+    action: Action
+    type: str
+    name: str
+    provider: str
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+    fields: list[FieldChange] = field(default_factory=list)
+    reason: str = ""  # why, when not just "inventory says so" (e.g. an override or a drained region)
+    origin: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.type}/{self.name}"
+
+    @property
+    def resource(self) -> Resource:
+        """The resource as it should be after the change (before it, for a delete)."""
+        spec = self.after if self.after is not None else self.before
+        return Resource(self.type, self.name, dict(spec or {}), self.provider, origin=self.origin)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "action": self.action,
+            "type": self.type,
+            "name": self.name,
+            "provider": self.provider,
+            "before": None if self.before is None else dict(self.before),
+            "after": None if self.after is None else dict(self.after),
+            "fields": [{"path": f.path, "before": f.before, "after": f.after} for f in self.fields],
+            "reason": self.reason,
+            "origin": self.origin,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Change:
+        return cls(
+            action=d["action"],
+            type=d["type"],
+            name=d["name"],
+            provider=d["provider"],
+            before=d.get("before"),
+            after=d.get("after"),
+            fields=[FieldChange(f["path"], f["before"], f["after"]) for f in d.get("fields", [])],
+            reason=d.get("reason", ""),
+            origin=d.get("origin", ""),
+        )
+
+
+def diff_fields(before: Any, after: Any, prefix: str = "") -> list[FieldChange]:
+    """Field-level differences between two JSON values; dicts are walked, lists compared whole."""
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        out: list[FieldChange] = []
+        for key in sorted(set(before) | set(after), key=str):
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in before:
+                out.append(FieldChange(path, None, after[key]))
+            elif key not in after:
+                out.append(FieldChange(path, before[key], None))
+            elif before[key] != after[key]:
+                out.extend(diff_fields(before[key], after[key], path))
+        return out
+    if before != after:
+        return [FieldChange(prefix or "(value)", before, after)]
+    return []
+
+
+def index(resources: Iterable[Resource]) -> dict[str, Resource]:
+    return {r.id: r for r in resources}

@@ -1,0 +1,1 @@
+"""Plan (diff, order, guardrails), apply (lock, journal, audit) and verify."""

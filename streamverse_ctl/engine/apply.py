@@ -1,0 +1,139 @@
+"""Apply a plan behind guardrails: lock, stale-plan check, guardrails, journal, audit, verify.
+
+A run is journaled change by change; a ``kill -9`` at any point leaves the journal showing what
+finished. The next apply re-plans from actual state (never from the journal), so finished changes
+are not repeated, and it marks the interrupted run as such in the journal and the audit log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..core.errors import GuardrailRefused, StalePlan
+from ..core.resources import Change
+from ..core.secrets import redact
+from ..providers.base import VerifyResult
+from .guardrails import check
+from .plan import Plan, fingerprint
+from .workspace import Workspace
+
+
+class Reporter(Protocol):
+    def stage(self, label: str, total: int) -> None: ...
+    def started(self, changes: Sequence[Change]) -> None: ...
+    def finished(self, changes: Sequence[Change], error: BaseException | None) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+class QuietReporter:
+    def stage(self, label: str, total: int) -> None: ...
+    def started(self, changes: Sequence[Change]) -> None: ...
+    def finished(self, changes: Sequence[Change], error: BaseException | None) -> None: ...
+    def note(self, text: str) -> None: ...
+
+
+@dataclass
+class ApplyResult:
+    run_id: str
+    applied: int
+    verify: list[VerifyResult] = field(default_factory=list)
+    resumed_from: list[str] = field(default_factory=list)
+
+    @property
+    def verified(self) -> bool:
+        return all(v.ok for v in self.verify)
+
+
+def mark_interrupted(ws: Workspace, kind: str = "apply") -> list[str]:
+    """Runs of ``kind`` still marked running whose process is gone: mark them interrupted."""
+    out = []
+    for run in ws.state.journal_runs(kind, status="running", limit=100):
+        items = ws.state.journal_items(run["id"])
+        done = sum(1 for i in items if i.status == "done")
+        ws.state.journal_finish(run["id"], "interrupted")
+        ws.state.audit(f"{kind}.interrupted", run["ref"], "interrupted", run_id=run["id"], done=done, total=len(items))
+        out.append(f"{run['id']} ({done}/{len(items)} changes had finished)")
+    return out
+
+
+def apply_plan(ws: Workspace, plan: Plan, *, saved: bool = False, force: Collection[str] = (),
+               lock_timeout: float = 0.0, reporter: Reporter | None = None, verify: bool = True,
+               verify_timeout: float = 30.0, purpose: str = "apply") -> ApplyResult:
+    rep = reporter or QuietReporter()
+    with ws.state.lock("apply", purpose=f"{purpose} {plan.id}", timeout=lock_timeout):
+        resumed = mark_interrupted(ws)
+        for r in resumed:
+            rep.note(f"an earlier apply was interrupted: {r}; planning again from actual state")
+        actual = ws.read_actual()
+        if saved and fingerprint(actual) != plan.fingerprint:
+            ws.state.audit("apply", plan.id, "refused", reason="stale plan")
+            raise StalePlan(f"plan {plan.id} was made from a different actual state than there is now "
+                            f"(created {plan.created_at}); run plan again")
+        refusals = check(plan.changes, ws.compiled, actual, ws.health(), force)
+        if refusals:
+            ws.state.audit("apply", plan.id, "refused", refusals=[r.message for r in refusals],
+                           forced=sorted(force))
+            raise GuardrailRefused(refusals)
+        if plan.empty:
+            ws.state.audit("apply", plan.id, "no-op")
+            return ApplyResult("", 0, resumed_from=resumed)
+        run_id = ws.state.journal_start("apply", plan.id, [c.id for c in plan.changes],
+                                        {"inventory": plan.inventory, "summary": plan.summary(),
+                                         "forced": sorted(force)})
+        ws.state.audit("apply.start", plan.id, "started", run_id=run_id, summary=plan.summary(),
+                       forced=sorted(force), changes=[f"{c.action} {c.id}" for c in plan.changes][:200])
+        applied = 0
+        try:
+            for label, changes in plan.stages():
+                rep.stage(label, len(changes))
+                by_provider: dict[str, list[Change]] = {}
+                for c in changes:
+                    by_provider.setdefault(c.provider, []).append(c)
+                for provider_name, group in by_provider.items():
+                    provider = ws.provider(provider_name)
+
+                    def started(batch: Sequence[Change], _e: BaseException | None) -> None:
+                        ws.state.journal_mark(run_id, [c.id for c in batch], "running")
+                        rep.started(batch)
+
+                    def finished(batch: Sequence[Change], error: BaseException | None,
+                                 _p: str = provider_name) -> None:
+                        nonlocal applied
+                        if error is None:
+                            ws.state.journal_mark(run_id, [c.id for c in batch], "done")
+                            for c in batch:
+                                ws.state.record_applied(_p, c.id, c.after, run_id)
+                            applied += len(batch)
+                        else:
+                            ws.state.journal_mark(run_id, [c.id for c in batch], "failed",
+                                                  {"error": redact(str(error))})
+                        rep.finished(batch, error)
+
+                    provider.apply(group, started=started, finished=finished)
+        except BaseException as exc:
+            ws.state.journal_finish(run_id, "failed")
+            ws.state.audit("apply.finish", plan.id, "failed", run_id=run_id, applied=applied,
+                           total=len(plan.changes), error=redact(str(exc)))
+            raise
+        ws.state.journal_finish(run_id, "done")
+        ws.state.audit("apply.finish", plan.id, "ok", run_id=run_id, applied=applied)
+    results: list[VerifyResult] = []
+    if verify:
+        results = verify_changes(ws, plan.changes, verify_timeout)
+        bad = [v for v in results if not v.ok]
+        ws.state.audit("verify", plan.id, "ok" if not bad else "mismatch", checked=len(results),
+                       mismatched=[v.resource_id for v in bad][:50])
+    return ApplyResult(run_id, applied, results, resumed)
+
+
+def verify_changes(ws: Workspace, changes: Sequence[Change], timeout: float = 30.0) -> list[VerifyResult]:
+    """Ask each provider to prove the real system serves what was applied."""
+    wanted = {c.id for c in changes if c.action != "delete"}
+    out: list[VerifyResult] = []
+    for name, resources in ws.compiled.by_provider().items():
+        mine = [r for r in resources if r.id in wanted]
+        if mine:
+            out.extend(ws.provider(name).verify(mine, timeout))
+    return out

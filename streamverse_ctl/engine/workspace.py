@@ -1,0 +1,171 @@
+"""A workspace: one inventory, its state backend and its provider instances, for one run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from ..compiler import CompileInput, Compiled, Override, compile_inventory
+from ..core.errors import PermanentError, UnsupportedFeature
+from ..core.registry import providers as provider_registry
+from ..core.resources import RESOURCE_TYPES, Resource
+from ..core.secrets import resolve_settings
+from ..inventory import Inventory, load_inventory
+from ..providers.base import Provider, ProviderContext
+from ..state import StateStore
+from . import plan as planmod
+from .guardrails import check
+
+DEFAULT_STATE_DIR = ".streamverse"
+
+
+@dataclass
+class Drift:
+    """A difference between what the tool last wrote and what the provider holds now."""
+
+    id: str
+    provider: str
+    kind: str  # changed | deleted | created
+    fields: list[Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "provider": self.provider, "kind": self.kind,
+                "fields": [{"path": f.path, "applied": f.before, "actual": f.after} for f in self.fields]}
+
+
+class Workspace:
+    def __init__(self, inventory_dir: str | Path, *, state_dir: str | Path | None = None,
+                 variables: Mapping[str, str] | None = None, platform: str | None = None,
+                 dry_run: bool = False) -> None:
+        self.inventory_dir = Path(inventory_dir)
+        self._state_dir = state_dir
+        self.variables = dict(variables or {})
+        self.platform = platform
+        self.dry_run = dry_run
+        self._providers: dict[str, Provider] = {}
+
+    # ----- lazily built parts -------------------------------------------------------------------
+    @cached_property
+    def inventory(self) -> Inventory:
+        return load_inventory(self.inventory_dir, self.variables)
+
+    @cached_property
+    def state_dir(self) -> Path:
+        if self._state_dir:
+            return Path(self._state_dir)
+        env = os.environ.get("STREAMVERSE_STATE_DIR")
+        if env:
+            return Path(env)
+        if self.inventory.state_path is not None:
+            return self.inventory.state_path
+        return Path.cwd() / DEFAULT_STATE_DIR
+
+    @cached_property
+    def state(self) -> StateStore:
+        return StateStore(self.state_dir)
+
+    def overrides(self) -> list[Override]:
+        return [Override(o["kind"], o["name"], o["merge"], o["who"], o["at"], o["reason"])
+                for o in self.state.overrides()]
+
+    @cached_property
+    def compiled(self) -> Compiled:
+        ci = CompileInput(drained=self.state.drained_regions(), overrides=self.overrides(), platform=self.platform)
+        return compile_inventory(self.inventory, ci)
+
+    def refresh(self) -> None:
+        """Forget the compiled desired state (after an override or failover state changed)."""
+        self.__dict__.pop("compiled", None)
+
+    def provider(self, name: str) -> Provider:
+        if name not in self._providers:
+            binding = self.compiled.bindings.get(name)
+            if binding is None:
+                raise PermanentError(f"no provider named '{name}' in the inventory")
+            cls = provider_registry.get(binding.type)
+            settings = resolve_settings(binding.settings, f"provider '{name}'")
+            ctx = ProviderContext(self.state_dir, self.dry_run)
+            self._providers[name] = cls(name, settings, ctx)
+        return self._providers[name]
+
+    def providers(self) -> dict[str, Provider]:
+        return {name: self.provider(name) for name in self.compiled.bindings}
+
+    def close(self) -> None:
+        for p in self._providers.values():
+            p.close()
+        self._providers.clear()
+        if "state" in self.__dict__:
+            self.state.close()
+
+    # ----- reading ------------------------------------------------------------------------------
+    def scope(self) -> dict[str, list[str]]:
+        """Provider -> the resource types it is asked to read."""
+        import fnmatch
+
+        out: dict[str, list[str]] = {}
+        docs = {d.name: d for d in self.inventory.of("Provider")}
+        for name, binding in self.compiled.bindings.items():
+            doc = docs.get(name)
+            patterns = doc.model.serves.types if doc is not None and self.platform != "sim" else ["*"]
+            cls = provider_registry.get(binding.type)
+            out[name] = [t for t in RESOURCE_TYPES if t in cls.resource_types
+                         and any(fnmatch.fnmatchcase(t, p) for p in patterns)]
+        return out
+
+    def read_actual(self, only: Sequence[str] | None = None) -> list[Resource]:
+        actual: list[Resource] = []
+        for name, types in self.scope().items():
+            if only is not None and name not in only:
+                continue
+            actual.extend(self.provider(name).read(types))
+        return actual
+
+    def health(self) -> dict[str, bool]:
+        out: dict[str, bool] = {}
+        for p in self.providers().values():
+            for region, ok in p.region_health().items():
+                out[region] = out.get(region, True) and ok
+        return out
+
+    def check_capabilities(self) -> None:
+        problems = []
+        for name, resources in self.compiled.by_provider().items():
+            problems += self.provider(name).check(resources)
+        if problems:
+            raise UnsupportedFeature("refused at plan time:\n" + "\n".join(f"  {p}" for p in problems))
+
+    # ----- plan and drift -----------------------------------------------------------------------
+    def drift(self, actual: Sequence[Resource] | None = None) -> list[Drift]:
+        from ..core.resources import diff_fields
+
+        actual = list(actual) if actual is not None else self.read_actual()
+        have = {(r.provider, r.id): r for r in actual}
+        out = []
+        for (provider, rid), spec in sorted(self.state.applied().items()):
+            if provider not in self.compiled.bindings:
+                continue
+            cur = have.get((provider, rid))
+            if cur is None:
+                out.append(Drift(rid, provider, "deleted", diff_fields(spec, {})))
+            elif dict(cur.spec) != spec:
+                out.append(Drift(rid, provider, "changed", diff_fields(spec, dict(cur.spec))))
+        return out
+
+    def plan(self, targets: Sequence[str] = (), force: Sequence[str] = ()) -> planmod.Plan:
+        self.check_capabilities()
+        actual = self.read_actual()
+        drift = {d.id: f"reverts a change made outside StreamVerse Control ({d.kind})" for d in self.drift(actual)}
+        changes, unmanaged = planmod.diff(self.compiled.resources, actual, self.compiled.reasons, drift)
+        changes = planmod.select(changes, targets)
+        refusals = check(changes, self.compiled, actual, self.health(), force)
+        return planmod.Plan(
+            changes=changes, fingerprint=planmod.fingerprint(actual), inventory=str(self.inventory_dir),
+            platform=self.platform, targets=list(targets), refusals=refusals,
+            overrides=[o.__dict__ | {"merge": dict(o.merge)} for o in self.compiled.overrides],
+            unmanaged=unmanaged, scope=self.scope(),
+        )

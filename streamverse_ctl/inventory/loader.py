@@ -1,0 +1,254 @@
+"""Load an inventory directory: documents, overlays (``extends`` + patches), variables, validation.
+
+Overlays: a directory's ``Inventory`` document may say ``extends: ../base``. The base is loaded
+first (with its own patches); a document in the overlay with the same kind and name replaces the
+base's whole; then the overlay's ``patches`` (JSON merge patches, RFC 7386) are applied to every
+document whose kind and name (a shell glob) match. Variables: ``${name}`` inside any string is
+replaced by ``spec.variables`` (overlay wins over base), then ``STREAMVERSE_VAR_<NAME>`` from the
+environment, then ``--var name=value`` from the command line. A string that is only ``${name}``
+takes the variable's type (so ``ttl: ${ttl}`` stays a number). ``$${`` escapes a literal ``${``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import API_VERSION
+from ..core.errors import InputError, Problem
+from .model import Document, Inventory
+from .validate import validate
+from .yamlsource import Path_, SourceDoc, read_yaml
+
+VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
+YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def load_inventory(directory: str | Path, variables: Mapping[str, str] | None = None,
+                   *, validate_meaning: bool = True) -> Inventory:
+    """Load, merge, substitute and validate; raise :class:`InputError` with every problem found."""
+    root = Path(directory)
+    problems: list[Problem] = []
+    if not root.is_dir():
+        raise InputError([Problem(f"inventory directory not found: {root}", str(root))])
+    docs, settings, layers = _load_layer(root, problems, chain=[])
+    merged_vars: dict[str, Any] = {}
+    for layer_settings in settings:
+        merged_vars.update(layer_settings.get("variables") or {})
+    for key, value in os.environ.items():
+        if key.startswith("STREAMVERSE_VAR_"):
+            merged_vars[key[len("STREAMVERSE_VAR_"):].lower()] = value
+    merged_vars.update(variables or {})
+    for d in docs:
+        d.spec = _substitute(d.spec, merged_vars, d, ("spec",), problems)
+    state_path = None
+    for layer_settings, layer_dir in zip(settings, layers, strict=True):
+        st = layer_settings.get("state")
+        if isinstance(st, dict) and isinstance(st.get("path"), str):
+            state_path = (layer_dir / st["path"]) if not os.path.isabs(st["path"]) else Path(st["path"])
+    inv = Inventory(root=root, documents=docs, variables=merged_vars, state_path=state_path, layers=layers)
+    problems += validate(inv, meaning=validate_meaning and not problems)
+    if problems:
+        raise InputError(_dedupe(problems))
+    return inv
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[tuple[Any, ...]] = set()
+    out = []
+    for p in problems:
+        key = (p.file, p.line, p.field, p.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+    return out
+
+
+def _display(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # pragma: no cover - other drive on Windows
+        return str(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def _load_layer(root: Path, problems: list[Problem], chain: list[Path]
+                ) -> tuple[list[Document], list[dict[str, Any]], list[Path]]:
+    """Documents of ``root`` merged over its base; settings and directories of each layer, base first."""
+    resolved = root.resolve()
+    if resolved in chain:
+        cycle = " -> ".join(_display(p) for p in [*chain, resolved])
+        problems.append(Problem(f"overlay cycle: {cycle}", _display(root)))
+        return [], [], []
+    docs = _read_directory(root, problems)
+    inv_docs = [d for d in docs if d.kind == "Inventory"]
+    docs = [d for d in docs if d.kind != "Inventory"]
+    for extra in inv_docs[1:]:
+        problems.append(extra.problem(f"only one Inventory document per directory (first: {inv_docs[0].describe()})"))
+    inv = inv_docs[0] if inv_docs else None
+    inv_spec: dict[str, Any] = inv.spec if inv else {}
+    base_docs: list[Document] = []
+    settings: list[dict[str, Any]] = []
+    layers: list[Path] = []
+    if inv and inv_spec.get("extends"):
+        base_dir = (root / str(inv_spec["extends"])).resolve()
+        if not base_dir.is_dir():
+            problems.append(inv.problem(f"base inventory directory not found: {_display(base_dir)}",
+                                        ("spec", "extends")))
+        else:
+            base_docs, settings, layers = _load_layer(base_dir, problems, [*chain, resolved])
+    merged: dict[tuple[str, str], Document] = {(d.kind, d.name): d for d in base_docs}
+    seen_here: dict[tuple[str, str], Document] = {}
+    for d in docs:
+        key = (d.kind, d.name)
+        if key in seen_here:
+            problems.append(d.problem(f"duplicate {d.kind} '{d.name}' (also in {seen_here[key].describe()})",
+                                      ("metadata", "name")))
+            continue
+        seen_here[key] = d
+        merged[key] = d  # an overlay document replaces the base's whole
+    result = list(merged.values())
+    if inv:
+        _apply_patches(inv, result, problems)
+        if inv.model is None:
+            from .validate import validate_document
+
+            problems.extend(validate_document(inv))
+    settings.append(inv_spec)
+    layers.append(root)
+    return result, settings, layers
+
+
+def _read_directory(root: Path, problems: list[Problem]) -> list[Document]:
+    files = sorted(p for p in root.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+    if not files:
+        problems.append(Problem("no YAML files (*.yaml, *.yml) in inventory directory", _display(root)))
+    docs: list[Document] = []
+    for path in files:
+        sources, errs = read_yaml(path, _display(path))
+        problems.extend(errs)
+        for src in sources:
+            doc = _document(src, problems)
+            if doc is not None:
+                docs.append(doc)
+    return docs
+
+
+def _document(src: SourceDoc, problems: list[Problem]) -> Document | None:
+    data = src.data
+
+    def bad(message: str, path: Path_ = ()) -> None:
+        problems.append(Problem(message, src.file, src.line_of(path), "", ".".join(map(str, path))))
+
+    if not isinstance(data, dict):
+        bad("a document must be a mapping with apiVersion, kind, metadata and spec")
+        return None
+    ok = True
+    for key in ("apiVersion", "kind", "metadata", "spec"):
+        if key not in data:
+            bad(f"missing '{key}'")
+            ok = False
+    for key in data:
+        if key not in ("apiVersion", "kind", "metadata", "spec"):
+            bad(f"unknown top-level field '{key}' (allowed: apiVersion, kind, metadata, spec)", (key,))
+            ok = False
+    if "apiVersion" in data and data["apiVersion"] != API_VERSION:
+        bad(f"apiVersion must be {API_VERSION}, not '{data['apiVersion']}'", ("apiVersion",))
+        ok = False
+    meta = data.get("metadata")
+    if "metadata" in data and (not isinstance(meta, dict) or not isinstance(meta.get("name"), str)):
+        bad("metadata needs a name", ("metadata",))
+        ok = False
+    if "spec" in data and not isinstance(data["spec"], dict):
+        bad("spec must be a mapping", ("spec",))
+        ok = False
+    kind = data.get("kind")
+    if "kind" in data and not isinstance(kind, str):
+        bad("kind must be a string", ("kind",))
+        ok = False
+    if not ok:
+        return None
+    assert isinstance(meta, dict) and isinstance(kind, str)
+    labels = meta.get("labels") or {}
+    annotations = meta.get("annotations") or {}
+    doc = Document(API_VERSION, kind, meta["name"], labels if isinstance(labels, dict) else {},
+                   data["spec"], src, annotations if isinstance(annotations, dict) else {})
+    extra_meta = set(meta) - {"name", "labels", "annotations"}
+    if extra_meta:
+        problems.append(doc.problem(f"unknown metadata field(s): {', '.join(sorted(extra_meta))}", ("metadata",)))
+    return doc
+
+
+def _apply_patches(inv: Document, docs: list[Document], problems: list[Problem]) -> None:
+    for i, patch in enumerate(inv.spec.get("patches") or []):
+        where = ("spec", "patches", i)
+        if not isinstance(patch, dict) or not isinstance(patch.get("target"), dict) \
+                or not isinstance(patch.get("merge"), dict):
+            problems.append(inv.problem("a patch needs target: {kind, name} and merge: {...}", where))
+            continue
+        target = patch["target"]
+        matched = [d for d in docs
+                   if fnmatch.fnmatchcase(d.kind, str(target.get("kind", "*")))
+                   and fnmatch.fnmatchcase(d.name, str(target.get("name", "*")))]
+        if not matched:
+            problems.append(inv.problem(f"patch matches no document (target {target})", (*where, "target")))
+        for d in matched:
+            merge = patch["merge"]
+            unknown = set(merge) - {"spec", "metadata"}
+            if unknown:
+                problems.append(inv.problem(f"a patch may change spec and metadata only, not {sorted(unknown)}",
+                                            (*where, "merge")))
+            if isinstance(merge.get("spec"), dict):
+                d.spec = _merge_patch(d.spec, merge["spec"])
+                _record(inv, d, merge["spec"], (*where, "merge", "spec"), ("spec",))
+            meta = merge.get("metadata")
+            if isinstance(meta, dict) and isinstance(meta.get("labels"), dict):
+                d.labels = {k: v for k, v in _merge_patch(d.labels, meta["labels"]).items() if v is not None}
+
+
+def _record(inv: Document, d: Document, patch: Any, src_path: Path_, dst_path: Path_) -> None:
+    file, line = inv.locate(src_path)
+    d.patched[dst_path] = (file, line)
+    if isinstance(patch, dict):
+        for k, v in patch.items():
+            _record(inv, d, v, (*src_path, k), (*dst_path, k))
+
+
+def _merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch."""
+    if not isinstance(patch, dict):
+        return patch
+    out = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = _merge_patch(out.get(key), value)
+    return out
+
+
+def _substitute(value: Any, variables: Mapping[str, Any], doc: Document, path: Path_,
+                problems: list[Problem]) -> Any:
+    if isinstance(value, str) and "$" in value:
+        whole = VAR.fullmatch(value)
+        if whole and not whole.group(1):
+            name = whole.group(2)
+            if name in variables:
+                return variables[name]
+        def repl(m: re.Match[str]) -> str:
+            if m.group(1):
+                return "${" + m.group(2) + "}"
+            if m.group(2) not in variables:
+                problems.append(doc.problem(f"undefined variable '{m.group(2)}'", path))
+                return m.group(0)
+            return str(variables[m.group(2)])
+        return VAR.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, variables, doc, (*path, k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, variables, doc, (*path, i), problems) for i, v in enumerate(value)]
+    return value

@@ -1,0 +1,260 @@
+"""Typed specs of the built-in inventory kinds (pydantic v2). YAML uses camelCase field names.
+
+Every model forbids unknown fields, so a typo is reported (with file and line) instead of ignored.
+Cross-document meaning (references, uniqueness) is checked in :mod:`.semantics`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+from ..core.secrets import SECRET_NAME, is_reference
+
+DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
+
+
+def parse_duration(text: str | int | float) -> float:
+    """``"10m"`` -> 600.0 seconds; plain numbers are seconds."""
+    if isinstance(text, int | float):
+        return float(text)
+    m = DURATION.match(text.strip())
+    if not m:
+        raise ValueError(f"'{text}' is not a duration like 500ms, 30s, 10m or 1h")
+    n, unit = int(m.group(1)), m.group(2)
+    return n * {"ms": 0.001, "s": 1, "m": 60, "h": 3600}[unit]
+
+
+class Spec(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid",
+                              frozen=False, str_strip_whitespace=True)
+
+
+Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", max_length=63)]
+
+
+class Metadata(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: Name
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+class Patch(Spec):
+    """A JSON merge patch (RFC 7386) applied to every document matching ``target``."""
+
+    target: dict[str, str]  # kind, name (shell-style glob)
+    merge: dict[str, Any]
+
+
+class StateSettings(Spec):
+    path: str = ".streamverse"
+
+
+class InventorySpec(Spec):
+    """Per-directory settings: overlays, variables, where state lives."""
+
+    extends: str | None = None  # a base inventory directory, relative to this one
+    variables: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    patches: list[Patch] = Field(default_factory=list)
+    state: StateSettings | None = None
+    description: str = ""
+
+
+# ---------------------------------------------------------------------------------------------
+class Capacity(Spec):
+    max_rps: int = Field(gt=0, description="requests per second the region can serve")
+    egress_gbps: float = Field(gt=0)
+
+
+class RegionSpec(Spec):
+    cloud_region: str = Field(description="cloud provider region, e.g. us-east-1")
+    kube_context: str = Field(description="Kubernetes context of the region's cluster")
+    capacity: Capacity
+    failover_secondary: str = Field(description="region that takes this one's traffic first")
+    endpoints: list[str] = Field(min_length=1, description="ingress addresses DNS answers point at")
+    cloud: Literal["aws", "gcp", "azure", "onprem"] = "aws"
+
+
+class PoPSpec(Spec):
+    region: str
+    city: str
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    cache_tb: float = Field(gt=0)
+    capacity_gbps: float = Field(gt=0)
+    tier: Literal["core", "edge"] = "core"
+
+
+class HealthCheck(Spec):
+    protocol: Literal["HTTP", "HTTPS", "TCP"] = "HTTPS"
+    path: str | None = "/healthz"
+    port: int = Field(443, ge=1, le=65535)
+    interval: Literal[10, 30] = 30
+    failure_threshold: int = Field(3, ge=1, le=10)
+
+    @model_validator(mode="after")
+    def _tcp_has_no_path(self) -> HealthCheck:
+        if self.protocol == "TCP":
+            self.path = None
+        return self
+
+
+class GeoMatch(Spec):
+    continent: Literal["AF", "AN", "AS", "EU", "NA", "OC", "SA"] | None = None
+    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
+    subdivision: str | None = None
+    default: bool = False
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> GeoMatch:
+        if self.default and (self.continent or self.country):
+            raise ValueError("a default geo rule matches everything: give no continent or country")
+        if not self.default and not (self.continent or self.country):
+            raise ValueError("give continent, country or default: true")
+        if self.subdivision and self.country != "US":
+            raise ValueError("subdivision needs country: US")
+        return self
+
+
+class GeoRuleSpec(Spec):
+    match: GeoMatch
+    region: str
+
+
+class FailoverPair(Spec):
+    primary: str
+    secondary: str
+
+
+class TrafficPolicySpec(Spec):
+    zone: str = Field(pattern=r"^([a-z0-9-]+\.)+$", description="DNS zone, absolute (trailing dot)")
+    record: str = Field(description="name relative to the zone, or @ for the apex")
+    type: Literal["A", "AAAA", "CNAME"] = "A"
+    ttl: int = Field(60, ge=1, le=86400)
+    routing: Literal["weighted", "latency", "geo", "failover"]
+    weights: dict[str, Annotated[int, Field(ge=0, le=255)]] | None = None
+    regions: list[str] | None = Field(None, description="latency routing: the regions answering")
+    geo: list[GeoRuleSpec] | None = None
+    failover: FailoverPair | None = None
+    health_check: HealthCheck | None = None
+    values: dict[str, list[str]] | None = Field(None, description="per-region answers; default: region endpoints")
+
+    @model_validator(mode="after")
+    def _routing_fields(self) -> TrafficPolicySpec:
+        need = {"weighted": "weights", "geo": "geo", "failover": "failover"}.get(self.routing)
+        if need and getattr(self, need) is None:
+            raise ValueError(f"routing {self.routing} needs '{to_camel(need)}'")
+        if self.routing == "weighted" and self.weights is not None and not any(self.weights.values()):
+            raise ValueError("weights are all zero: at least one region must receive traffic")
+        return self
+
+
+class Rung(Spec):
+    name: str
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    bitrate_kbps: int = Field(gt=0)
+    codec: Literal["h264", "hevc", "av1"]
+
+
+class EncodingLadderSpec(Spec):
+    rungs: list[Rung] = Field(min_length=1)
+    codecs: list[Literal["h264", "hevc", "av1"]] = Field(min_length=1)
+    formats: list[Literal["hls", "dash"]] = Field(min_length=1)
+    segment_seconds: int = Field(6, ge=1, le=30)
+
+
+class TranscodePoolSpec(Spec):
+    region: str
+    gpu_type: str
+    min_nodes: int = Field(ge=0)
+    max_nodes: int = Field(ge=1)
+    target_queue_depth_per_node: int = Field(ge=1)
+    ladder: str
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> TranscodePoolSpec:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"minNodes ({self.min_nodes}) is above maxNodes ({self.max_nodes})")
+        return self
+
+
+class PopSelector(Spec):
+    names: list[str] | None = None
+    regions: list[str] | None = None
+    match_labels: dict[str, str] | None = None
+
+
+class CacheWarmPolicySpec(Spec):
+    pops: PopSelector = Field(default_factory=PopSelector)
+    top_n: int = Field(0, ge=0)
+    new_releases: bool = False
+    titles: list[str] = Field(default_factory=list)
+    ttl_overrides: dict[str, int] = Field(default_factory=dict, description="path glob -> TTL seconds")
+
+
+class FailoverPolicySpec(Spec):
+    shift_step_percent: int = Field(10, ge=1, le=100)
+    step_interval: str = "10m"
+    min_regions_serving: int = Field(2, ge=1)
+    max_region_share_percent: int = Field(60, ge=1, le=100)
+    mode: Literal["automatic", "manual"] = "manual"
+
+    @field_validator("step_interval")
+    @classmethod
+    def _duration(cls, v: str) -> str:
+        parse_duration(v)
+        return v
+
+
+class SLOSpec(Spec):
+    startup_seconds: float = Field(1.0, gt=0)
+    api_p95_ms: float = Field(100, gt=0)
+    availability_percent: float = Field(99.99, gt=0, le=100)
+    cdn_hit_ratio_percent: float = Field(95, gt=0, le=100)
+
+
+class Serves(Spec):
+    types: list[str] = Field(min_length=1, description="resource types, globs allowed (dns.*)")
+    zones: list[str] | None = None
+    regions: list[str] | None = None
+
+
+class Guardrails(Spec):
+    max_update_percent: float = Field(30, ge=0, le=100)
+    max_delete_percent: float = Field(30, ge=0, le=100)
+    min_existing: int = Field(10, ge=0, description="thresholds apply once a type has this many resources")
+    types: dict[str, Guardrails] = Field(default_factory=dict)
+
+
+class ProviderSpec(Spec):
+    type: str
+    serves: Serves
+    settings: dict[str, Any] = Field(default_factory=dict)
+    guardrails: Guardrails = Field(default_factory=Guardrails)
+
+    @field_validator("settings")
+    @classmethod
+    def _no_plain_secrets(cls, v: dict[str, Any]) -> dict[str, Any]:
+        bad = _plain_secrets(v, "")
+        if bad:
+            raise ValueError(
+                "secrets must be references ({fromEnv: NAME} or {fromFile: PATH}), "
+                f"not plain text: {', '.join(bad)}"
+            )
+        return v
+
+
+def _plain_secrets(settings: dict[str, Any], prefix: str) -> list[str]:
+    bad = []
+    for key, value in settings.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict) and not is_reference(value):
+            bad += _plain_secrets(value, path + ".")
+        elif SECRET_NAME.search(key) and not is_reference(value) and not key.lower().endswith(("name", "file")):
+            bad.append(path)
+    return bad

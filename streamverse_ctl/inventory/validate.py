@@ -1,0 +1,159 @@
+"""Two-pass validation: structure (each spec against its kind's model), then meaning (references).
+
+Every problem is collected, each naming file, line, document and field path.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..core.errors import PermanentError, Problem
+from ..core.registry import kinds
+from . import models as m
+from .model import Document, Inventory
+
+
+def validate(inv: Inventory, *, meaning: bool = True) -> list[Problem]:
+    problems: list[Problem] = []
+    for d in inv.documents:
+        problems += validate_document(d)
+    if meaning and not problems:
+        problems += check_meaning(inv)
+    return problems
+
+
+def _kind_model(kind: str) -> type[BaseModel] | None:
+    if kind not in kinds:
+        return None
+    try:
+        model = kinds.get(kind)
+    except PermanentError:
+        return None
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def validate_document(d: Document) -> list[Problem]:
+    model = _kind_model(d.kind)
+    if model is None:
+        return [d.problem(f"unknown kind '{d.kind}' (known: {', '.join(kinds.names())})", ("kind",))]
+    try:
+        d.model = model.model_validate(d.spec)
+    except ValidationError as exc:
+        return [_from_pydantic(d, err) for err in exc.errors()]
+    return []
+
+
+def _from_pydantic(d: Document, err: Any) -> Problem:
+    loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and (x.startswith(("function-", "literal[")) or x in
+                                                                      {"str", "int", "float", "bool"})))
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = f"unknown field '{loc[-1]}'" if loc else "unknown field"
+    elif err["type"] == "missing":
+        msg = f"missing required field '{loc[-1]}'" if loc else "missing required field"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    elif "input" in err and err["type"] not in ("missing",):
+        msg = f"{msg} (got {err['input']!r})"
+    return d.problem(msg, ("spec", *loc))
+
+
+def check_meaning(inv: Inventory) -> list[Problem]:
+    problems: list[Problem] = []
+    regions = inv.specs("Region", m.RegionSpec)
+    pops = inv.specs("PoP", m.PoPSpec)
+    ladders = inv.specs("EncodingLadder", m.EncodingLadderSpec)
+    docs = {(d.kind, d.name): d for d in inv.documents}
+
+    def need_region(d: Document, name: str, path: tuple[str | int, ...]) -> None:
+        if name not in regions:
+            problems.append(d.problem(f"unknown region '{name}' (regions: {', '.join(sorted(regions)) or 'none'})",
+                                      path))
+
+    if not regions:
+        problems.append(Problem("the inventory declares no Region", str(inv.root)))
+    for name, spec in regions.items():
+        d = docs[("Region", name)]
+        if spec.failover_secondary == name:
+            problems.append(d.problem("failoverSecondary must be another region", ("spec", "failoverSecondary")))
+        else:
+            need_region(d, spec.failover_secondary, ("spec", "failoverSecondary"))
+    for name, pspec in pops.items():
+        need_region(docs[("PoP", name)], pspec.region, ("spec", "region"))
+    for d in inv.of("TrafficPolicy"):
+        t: m.TrafficPolicySpec = d.model
+        for region in t.weights or {}:
+            need_region(d, region, ("spec", "weights", region))
+        for i, region in enumerate(t.regions or []):
+            need_region(d, region, ("spec", "regions", i))
+        for i, rule in enumerate(t.geo or []):
+            need_region(d, rule.region, ("spec", "geo", i, "region"))
+        if t.geo is not None and not any(r.match.default for r in t.geo):
+            problems.append(d.problem("geo routing needs a rule with match: {default: true} for everyone else",
+                                      ("spec", "geo")))
+        if t.failover:
+            need_region(d, t.failover.primary, ("spec", "failover", "primary"))
+            need_region(d, t.failover.secondary, ("spec", "failover", "secondary"))
+            if t.failover.primary == t.failover.secondary:
+                problems.append(d.problem("failover primary and secondary must differ", ("spec", "failover")))
+        for region in t.values or {}:
+            need_region(d, region, ("spec", "values", region))
+    names = Counter((d.spec.get("zone"), d.spec.get("record")) for d in inv.of("TrafficPolicy"))
+    for d in inv.of("TrafficPolicy"):
+        if names[(d.spec.get("zone"), d.spec.get("record"))] > 1:
+            problems.append(d.problem(f"another TrafficPolicy also manages {d.spec.get('record')} in "
+                                      f"{d.spec.get('zone')}", ("spec", "record")))
+    for name, lspec in ladders.items():
+        d = docs[("EncodingLadder", name)]
+        counts = Counter(r.name for r in lspec.rungs)
+        for i, rung in enumerate(lspec.rungs):
+            if counts[rung.name] > 1:
+                problems.append(d.problem(f"rung name '{rung.name}' is not unique", ("spec", "rungs", i, "name")))
+            if rung.codec not in lspec.codecs:
+                problems.append(d.problem(f"rung codec {rung.codec} is not among the ladder's codecs "
+                                          f"{lspec.codecs}", ("spec", "rungs", i, "codec")))
+        sizes = Counter((r.width, r.height, r.codec) for r in lspec.rungs)
+        for i, rung in enumerate(lspec.rungs):
+            if sizes[(rung.width, rung.height, rung.codec)] > 1:
+                problems.append(d.problem(f"two rungs encode {rung.width}x{rung.height} {rung.codec}",
+                                          ("spec", "rungs", i)))
+    for d in inv.of("TranscodePool"):
+        pool: m.TranscodePoolSpec = d.model
+        need_region(d, pool.region, ("spec", "region"))
+        if pool.ladder not in ladders:
+            problems.append(d.problem(f"unknown encoding ladder '{pool.ladder}'", ("spec", "ladder")))
+    for d in inv.of("CacheWarmPolicy"):
+        cw: m.CacheWarmPolicySpec = d.model
+        for i, pop in enumerate(cw.pops.names or []):
+            if pop not in pops:
+                problems.append(d.problem(f"unknown PoP '{pop}'", ("spec", "pops", "names", i)))
+        for i, region in enumerate(cw.pops.regions or []):
+            need_region(d, region, ("spec", "pops", "regions", i))
+    failover = inv.of("FailoverPolicy")
+    for extra in failover[1:]:
+        problems.append(extra.problem(f"only one FailoverPolicy allowed (first: {failover[0].describe()})"))
+    for d in failover[:1]:
+        fp: m.FailoverPolicySpec = d.model
+        if regions and fp.min_regions_serving > len(regions):
+            problems.append(d.problem(f"minRegionsServing {fp.min_regions_serving} is more than the "
+                                      f"{len(regions)} regions declared", ("spec", "minRegionsServing")))
+    from ..core.resources import RESOURCE_TYPES
+
+    from ..core.registry import providers
+    import fnmatch
+
+    for d in inv.of("Provider"):
+        p: m.ProviderSpec = d.model
+        if p.type not in providers:
+            problems.append(d.problem(f"unknown provider type '{p.type}' (known: {', '.join(providers.names())})",
+                                      ("spec", "type")))
+        for i, pattern in enumerate(p.serves.types):
+            if not any(fnmatch.fnmatchcase(t, pattern) for t in RESOURCE_TYPES):
+                problems.append(d.problem(f"'{pattern}' matches no resource type ({', '.join(RESOURCE_TYPES)})",
+                                          ("spec", "serves", "types", i)))
+        for i, region in enumerate(p.serves.regions or []):
+            need_region(d, region, ("spec", "serves", "regions", i))
+    return problems

@@ -1,0 +1,626 @@
+"""Amazon Route 53 provider (boto3): routed record sets and health checks.
+
+Settings (``Provider`` document ``spec.settings``)
+--------------------------------------------------
+``hostedZoneId``  the hosted zone id (``Z123...``); or
+``zone``          the zone name, looked up with ListHostedZonesByName (one of the two is required)
+``region``        AWS region of the client (default ``us-east-1``; Route 53 is global)
+``endpointUrl``   API endpoint (e.g. a moto server); otherwise boto3 honours ``AWS_ENDPOINT_URL_ROUTE_53``
+``profile``       AWS profile name (credentials come only from the usual AWS env vars and files)
+``ownerId``       who owns records in a shared zone (default ``streamverse``)
+``waitInsync``    wait for every change batch to reach INSYNC (default false)
+``insyncTimeout`` seconds to wait for INSYNC (default 300)
+``maxAttempts``   botocore adaptive-retry attempts per call (default 8)
+``pageSize``      ListResourceRecordSets page size (default and AWS maximum: 300)
+``concurrency``   change batches in flight at once (default 4)
+
+Routing: simple, weighted, latency, geolocation and failover record sets are native (one record
+set per region, ``SetIdentifier`` = ``set_id``); alias targets are written and read as a single
+value ``alias:<HostedZoneId>:<DNSName>[:evaluate]``.
+
+Ownership
+---------
+* Records: like external-dns, every owned record set has a TXT *registry* record named
+  ``_svctl-<rtype>.<fqdn>`` whose value is a marker ``sv=1;owner=<ownerId>;policy=...;region=...``.
+  For routed records the registry record is a weighted record (weight 0) with the same
+  ``SetIdentifier``. A record set without a registry record of our ``ownerId`` is read with
+  ``managed=False`` (so the engine never deletes it); registry records themselves are never
+  returned as resources.
+* Health checks: created with a ``CallerReference`` starting ``svctl-`` and tagged
+  ``streamverse:owner=<ownerId>``, ``streamverse:name=<resource name>``, ``streamverse:policy``,
+  ``streamverse:region`` and ``Name``. Only health checks whose tags say ``ownerId`` are managed;
+  a record's ``HealthCheckId`` is mapped to the health check's name through those tags.
+  Changing a health check's protocol or interval (immutable in Route 53) replaces it: a new one is
+  created, records pointing at the old id are moved to the new id, then the old one is deleted.
+
+Limits: change batches respect 1,000 ResourceRecord elements and 32,000 value characters (UPSERT
+counts twice); every list call is paginated; throttling is absorbed by botocore's adaptive retry
+mode and whatever still fails with throttling or 5xx becomes a TemporaryError.
+
+Verification: Route 53 (and moto, which has no DNS server) is verified through the API: every
+change batch reaches INSYNC (GetChange) and a read-back matches the desired specs field by field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, ClassVar
+
+import boto3
+import botocore.exceptions
+from botocore.config import Config
+
+from ..core.errors import PermanentError, ProviderError, TemporaryError
+from ..core.resources import Change, Resource, canonical_json
+from ..core.specs import (
+    FEATURE_FAILOVER,
+    FEATURE_GEO,
+    FEATURE_HEALTHCHECK,
+    FEATURE_LATENCY,
+    FEATURE_WEIGHTED,
+)
+from .base import Provider, ProviderContext, VerifyResult
+from .dnsrecords import (
+    DEFAULT_OWNER,
+    HEALTHCHECK,
+    RECORD,
+    absolute,
+    decode_marker,
+    encode_marker,
+    healthcheck_spec,
+    is_ip,
+    normalize_record,
+    parse_registry_name,
+    record_name,
+    record_spec,
+    registry_name,
+)
+
+log = logging.getLogger("streamverse.providers.route53")
+
+MAX_RECORDS_PER_BATCH = 1000
+MAX_CHARS_PER_BATCH = 32000
+REGISTRY_TTL = 300
+CALLER_PREFIX = "svctl-"
+TAG_OWNER = "streamverse:owner"
+TAG_NAME = "streamverse:name"
+TAG_POLICY = "streamverse:policy"
+TAG_REGION = "streamverse:region"
+THROTTLE_CODES = {"Throttling", "ThrottlingException", "PriorRequestNotComplete", "RequestLimitExceeded",
+                  "TooManyRequestsException", "ServiceUnavailable", "InternalError", "InternalFailure"}
+AUTH_CODES = {"AccessDenied", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",
+              "AuthFailure", "ExpiredToken", "InvalidAccessKeyId"}
+
+
+def _unescape(name: str) -> str:
+    r"""Route 53 returns ``*`` and other specials as ``\DDD`` octal escapes."""
+    if "\\" not in name:
+        return name
+    out, i = [], 0
+    while i < len(name):
+        if name[i] == "\\" and i + 4 <= len(name) and name[i + 1:i + 4].isdigit():
+            out.append(chr(int(name[i + 1:i + 4], 8)))
+            i += 4
+        else:
+            out.append(name[i])
+            i += 1
+    return "".join(out)
+
+
+class Route53Provider(Provider):
+    provider_type = "route53"
+    resource_types: ClassVar[frozenset[str]] = frozenset({RECORD, HEALTHCHECK})
+    features: ClassVar[frozenset[str]] = frozenset(
+        {FEATURE_WEIGHTED, FEATURE_LATENCY, FEATURE_GEO, FEATURE_FAILOVER, FEATURE_HEALTHCHECK}
+    )
+
+    def __init__(self, name: str, settings: Mapping[str, Any], context: ProviderContext) -> None:
+        super().__init__(name, settings, context)
+        if not self.settings.get("hostedZoneId") and not self.settings.get("zone"):
+            raise PermanentError(f"route53 provider '{name}': set 'hostedZoneId' or 'zone'")
+        self.owner = str(self.settings.get("ownerId") or DEFAULT_OWNER)
+        self.page_size = min(int(self.settings.get("pageSize", 300)), 300)
+        self.wait_insync = bool(self.settings.get("waitInsync", False))
+        self.insync_timeout = float(self.settings.get("insyncTimeout", 300))
+        self.api_calls: Counter[str] = Counter()
+        self._calls_lock = threading.Lock()
+        self._zone_id: str | None = self.settings.get("hostedZoneId")
+        self._zone_name: str | None = absolute(self.settings["zone"]) if self.settings.get("zone") else None
+        self._hc_ids: dict[str, str] | None = None  # owned health check name -> id
+        self._hc_names: dict[str, str] = {}  # id -> name
+        self._hc_lock = threading.Lock()
+        self._change_ids: list[str] = []
+        self._nonce = hashlib.sha256(f"{time.time_ns()}{id(self)}".encode()).hexdigest()[:12]
+        session = boto3.session.Session(profile_name=self.settings.get("profile"))
+        self.endpoint = self.settings.get("endpointUrl")
+        self.client = session.client(
+            "route53",
+            region_name=self.settings.get("region", "us-east-1"),
+            endpoint_url=self.endpoint,
+            config=Config(
+                retries={"mode": "adaptive", "max_attempts": int(self.settings.get("maxAttempts", 8))},
+                connect_timeout=float(self.settings.get("connectTimeout", 5)),
+                read_timeout=float(self.settings.get("readTimeout", 30)),
+                max_pool_connections=max(10, self.max_concurrency * 2),
+            ),
+        )
+        self.client.meta.events.register("before-call.route53", self._count_call)
+        if not self.endpoint:
+            self.endpoint = self.client.meta.endpoint_url
+
+    # ----- plumbing ---------------------------------------------------------------------------------
+    def _count_call(self, model: Any = None, **_: Any) -> None:
+        with self._calls_lock:
+            self.api_calls[getattr(model, "name", "?")] += 1
+
+    def _where(self) -> str:
+        return f"route53 provider '{self.name}' ({self.endpoint})"
+
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, op)(**kwargs)
+        except botocore.exceptions.ClientError as exc:
+            raise self._map_error(op, exc) from exc
+        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
+                botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError) as exc:
+            raise TemporaryError(f"{self._where()}: {op}: cannot reach the API: {exc}", 1.0) from exc
+        except botocore.exceptions.NoCredentialsError as exc:
+            raise PermanentError(f"{self._where()}: no AWS credentials found (set AWS_ACCESS_KEY_ID/"
+                                 f"AWS_SECRET_ACCESS_KEY or a profile)") from exc
+
+    def _map_error(self, op: str, exc: botocore.exceptions.ClientError) -> Exception:
+        err = exc.response.get("Error", {})
+        code = str(err.get("Code", ""))
+        msg = str(err.get("Message", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        text = f"{self._where()}: {op} failed: {code}: {msg}"
+        if code in THROTTLE_CODES or status >= 500 or status == 429:
+            return TemporaryError(text, 1.0)
+        if code in AUTH_CODES or status == 403:
+            return PermanentError(f"{self._where()}: {op}: AWS rejected the credentials ({code})")
+        if code == "InvalidChangeBatch":
+            return PermanentError(text + " (the zone may have changed since it was read: re-run plan)")
+        return PermanentError(text)
+
+    def _paginate(self, op: str, result_key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        paginator = self.client.get_paginator(op)
+        try:
+            for page in paginator.paginate(**kwargs):
+                yield from page.get(result_key, [])
+        except botocore.exceptions.ClientError as exc:
+            raise self._map_error(op, exc) from exc
+        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
+                botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError) as exc:
+            raise TemporaryError(f"{self._where()}: {op}: cannot reach the API: {exc}", 1.0) from exc
+
+    @property
+    def zone_id(self) -> str:
+        if self._zone_id is None:
+            assert self._zone_name is not None
+            resp = self._call("list_hosted_zones_by_name", DNSName=self._zone_name, MaxItems="1")
+            zones = [z for z in resp.get("HostedZones", []) if absolute(z["Name"]) == self._zone_name]
+            if not zones:
+                raise PermanentError(f"{self._where()}: hosted zone {self._zone_name} not found")
+            self._zone_id = zones[0]["Id"].split("/")[-1]
+        return self._zone_id
+
+    @property
+    def zone_name(self) -> str:
+        if self._zone_name is None:
+            resp = self._call("get_hosted_zone", Id=self.zone_id)
+            self._zone_name = absolute(resp["HostedZone"]["Name"])
+        return self._zone_name
+
+    # ----- capabilities -----------------------------------------------------------------------------
+    def check(self, desired: Sequence[Resource]) -> list[str]:
+        problems = super().check(desired)
+        for r in desired:
+            if r.type == RECORD and absolute(str(r.spec.get("zone", ""))) != self.zone_name:
+                problems.append(f"provider '{self.name}' (route53) serves zone {self.zone_name}, not "
+                                f"{r.spec.get('zone')} (needed by {r.origin or r.id})")
+        return problems
+
+    # ----- read: health checks -----------------------------------------------------------------------
+    def _read_healthchecks(self) -> list[Resource]:
+        checks = list(self._paginate("list_health_checks", "HealthChecks"))
+        ours = [hc["Id"] for hc in checks if str(hc.get("CallerReference", "")).startswith(CALLER_PREFIX)]
+        tags: dict[str, dict[str, str]] = {}
+        groups = [ours[i:i + 10] for i in range(0, len(ours), 10)]
+
+        def fetch(ids: list[str]) -> list[dict[str, Any]]:
+            resp = self._call("list_tags_for_resources", ResourceType="healthcheck", ResourceIds=ids)
+            return list(resp.get("ResourceTagSets", []))
+
+        if groups:
+            with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
+                for sets in pool.map(fetch, groups):
+                    for ts in sets:
+                        tags[ts["ResourceId"]] = {t["Key"]: t.get("Value", "") for t in ts.get("Tags", [])}
+        out: list[Resource] = []
+        ids: dict[str, str] = {}
+        for hc in checks:
+            t = tags.get(hc["Id"], {})
+            cfg = hc.get("HealthCheckConfig", {})
+            owned = t.get(TAG_OWNER) == self.owner and bool(t.get(TAG_NAME))
+            name = t[TAG_NAME] if owned else f"route53:{hc['Id']}"
+            ptype = str(cfg.get("Type", ""))
+            protocol = {"HTTP_STR_MATCH": "HTTP", "HTTPS_STR_MATCH": "HTTPS"}.get(ptype, ptype)
+            spec = healthcheck_spec(
+                protocol,
+                str(cfg.get("IPAddress") or cfg.get("FullyQualifiedDomainName") or ""),
+                int(cfg.get("Port") or (443 if protocol == "HTTPS" else 80)),
+                cfg.get("ResourcePath"),
+                int(cfg.get("RequestInterval", 30)),
+                int(cfg.get("FailureThreshold", 3)),
+                t.get(TAG_POLICY, ""),
+                t.get(TAG_REGION, ""),
+            )
+            if owned:
+                ids[name] = hc["Id"]
+            out.append(Resource(HEALTHCHECK, name, spec, self.name, managed=owned))
+        with self._hc_lock:
+            self._hc_ids = ids
+            self._hc_names = {v: k for k, v in ids.items()}
+        return out
+
+    def _hc_id(self, name: str | None) -> str | None:
+        if not name:
+            return None
+        with self._hc_lock:
+            known = self._hc_ids
+        if known is None or name not in known:
+            self._read_healthchecks()
+            known = self._hc_ids or {}
+        if name not in known:
+            raise PermanentError(f"{self._where()}: health check '{name}' (owner {self.owner}) not found; "
+                                 "apply dns.healthcheck resources first")
+        return known[name]
+
+    # ----- read: records -----------------------------------------------------------------------------
+    def _iter_record_sets(self) -> Iterator[dict[str, Any]]:
+        """Every record set once, even where a backend repeats a page boundary (moto does)."""
+        seen: set[tuple[str, str, str]] = set()
+        for rr in self._paginate("list_resource_record_sets", "ResourceRecordSets", HostedZoneId=self.zone_id,
+                                 PaginationConfig={"PageSize": self.page_size}):
+            key = (rr["Name"], rr["Type"], rr.get("SetIdentifier", ""))
+            if key in seen:
+                continue
+            seen.add(key)
+            yield rr
+
+    def _read_records(self) -> list[Resource]:
+        zone = self.zone_name
+        registry: dict[tuple[str, str, str], dict[str, str]] = {}
+        plain: list[dict[str, Any]] = []
+        for rr in self._iter_record_sets():
+            name = absolute(_unescape(rr["Name"]))
+            if rr["Type"] == "TXT" and (reg := parse_registry_name(name)) is not None:
+                for v in rr.get("ResourceRecords", []):
+                    marker = decode_marker(v["Value"])
+                    if marker is not None:
+                        registry[(reg[0], reg[1], rr.get("SetIdentifier", ""))] = marker
+                        break
+                else:
+                    plain.append(rr)
+                continue
+            plain.append(rr)
+        with self._hc_lock:
+            hc_names = dict(self._hc_names)
+        out = []
+        for rr in plain:
+            fqdn = absolute(_unescape(rr["Name"]))
+            set_id = rr.get("SetIdentifier")
+            marker = registry.get((fqdn, rr["Type"], set_id or ""))
+            owned = marker is not None and marker.get("owner") == self.owner
+            spec = self._spec_of(rr, zone, fqdn, hc_names)
+            if owned and marker is not None:
+                spec["policy"] = marker.get("policy")
+                spec["region"] = marker.get("region")
+            out.append(Resource(RECORD, record_name(spec), spec, self.name, managed=owned))
+        return out
+
+    @staticmethod
+    def _spec_of(rr: Mapping[str, Any], zone: str, fqdn: str, hc_names: Mapping[str, str]) -> dict[str, Any]:
+        if "AliasTarget" in rr:
+            at = rr["AliasTarget"]
+            value = f"alias:{at['HostedZoneId']}:{absolute(at['DNSName'])}"
+            values = [value + (":evaluate" if at.get("EvaluateTargetHealth") else "")]
+            ttl = 0
+        else:
+            values = [v["Value"] for v in rr.get("ResourceRecords", [])]
+            ttl = int(rr.get("TTL", 0))
+        routing, geo = "simple", None
+        if "Weight" in rr:
+            routing = "weighted"
+        elif "Region" in rr:
+            routing = "latency"
+        elif "GeoLocation" in rr:
+            routing = "geo"
+            loc = rr["GeoLocation"]
+            if loc.get("CountryCode") == "*":
+                geo = {"default": True}
+            elif "ContinentCode" in loc:
+                geo = {"continent": loc["ContinentCode"]}
+            else:
+                geo = {"country": loc.get("CountryCode", "")}
+                if loc.get("SubdivisionCode"):
+                    geo["subdivision"] = loc["SubdivisionCode"]
+        elif "Failover" in rr:
+            routing = "failover"
+        hc_id = rr.get("HealthCheckId")
+        return record_spec(
+            zone, fqdn, rr["Type"], ttl, values, routing=routing, set_id=rr.get("SetIdentifier"),
+            weight=rr.get("Weight"), latency_region=rr.get("Region"), geo=geo, failover=rr.get("Failover"),
+            health_check=(hc_names.get(hc_id, f"route53:{hc_id}") if hc_id else None),
+        )
+
+    def _read(self, types: Sequence[str]) -> list[Resource]:
+        out = self._read_healthchecks()  # records need the id -> name map too
+        if HEALTHCHECK not in types:
+            out = []
+        if RECORD in types:
+            out += self._read_records()
+        return out
+
+    # ----- apply: batching --------------------------------------------------------------------------
+    def _batches(self, changes: Sequence[Change]) -> Sequence[Sequence[Change]]:
+        batches: list[list[Change]] = [[c] for c in changes if c.type == HEALTHCHECK]
+        groups: dict[tuple[str, str], list[Change]] = {}
+        for c in changes:
+            if c.type == RECORD:
+                spec = c.after if c.after is not None else c.before
+                assert spec is not None
+                groups.setdefault((absolute(spec["fqdn"]), str(spec["rtype"]).upper()), []).append(c)
+        current: list[Change] = []
+        rec = chars = 0
+        for group in groups.values():
+            g_rec = g_chars = 0
+            for c in group:
+                r, ch = self._cost(c)
+                g_rec, g_chars = g_rec + r, g_chars + ch
+            if current and (rec + g_rec > MAX_RECORDS_PER_BATCH or chars + g_chars > MAX_CHARS_PER_BATCH):
+                batches.append(current)
+                current, rec, chars = [], 0, 0
+            current.extend(group)
+            rec, chars = rec + g_rec, chars + g_chars
+        if current:
+            batches.append(current)
+        return batches
+
+    def _cost(self, change: Change) -> tuple[int, int]:
+        """ResourceRecord elements and value characters this change puts into a batch."""
+        total_r = total_c = 0
+        for action, rrset in self._route53_changes(change, resolve=False):
+            n = max(1, len(rrset.get("ResourceRecords", [])))
+            c = sum(len(v["Value"]) for v in rrset.get("ResourceRecords", []))
+            mult = 2 if action == "UPSERT" else 1
+            total_r += n * mult
+            total_c += c * mult
+        return total_r, total_c
+
+    # ----- apply: record sets -----------------------------------------------------------------------
+    def _rrset(self, spec: Mapping[str, Any], resolve: bool = True) -> dict[str, Any]:
+        rr: dict[str, Any] = {"Name": spec["fqdn"], "Type": spec["rtype"]}
+        values = list(spec.get("values") or [])
+        if len(values) == 1 and values[0].startswith("alias:"):
+            _, zone_id, rest = values[0].split(":", 2)
+            dns_name, _, flag = rest.partition(":")
+            rr["AliasTarget"] = {"HostedZoneId": zone_id, "DNSName": dns_name,
+                                 "EvaluateTargetHealth": flag == "evaluate"}
+        else:
+            rr["TTL"] = int(spec["ttl"])
+            rr["ResourceRecords"] = [{"Value": v} for v in values]
+        routing = spec.get("routing") or "simple"
+        if routing != "simple" or spec.get("set_id"):
+            rr["SetIdentifier"] = spec["set_id"]
+        if routing == "weighted":
+            rr["Weight"] = int(spec["weight"] or 0)
+        elif routing == "latency":
+            rr["Region"] = spec["latency_region"]
+        elif routing == "failover":
+            rr["Failover"] = spec["failover"]
+        elif routing == "geo":
+            geo = spec.get("geo") or {}
+            if geo.get("default"):
+                rr["GeoLocation"] = {"CountryCode": "*"}
+            elif geo.get("continent"):
+                rr["GeoLocation"] = {"ContinentCode": geo["continent"]}
+            else:
+                loc = {"CountryCode": geo.get("country", "")}
+                if geo.get("subdivision"):
+                    loc["SubdivisionCode"] = geo["subdivision"]
+                rr["GeoLocation"] = loc
+        hc = spec.get("health_check")
+        if hc:
+            if str(hc).startswith("route53:"):
+                rr["HealthCheckId"] = str(hc).split(":", 1)[1]
+            else:
+                rr["HealthCheckId"] = self._hc_id(hc) if resolve else "0" * 36
+        return rr
+
+    def _registry_rrset(self, spec: Mapping[str, Any]) -> dict[str, Any]:
+        marker = encode_marker({"owner": self.owner, "policy": spec.get("policy"), "region": spec.get("region")})
+        rr: dict[str, Any] = {
+            "Name": registry_name(spec["fqdn"], spec["rtype"]),
+            "Type": "TXT",
+            "TTL": REGISTRY_TTL,
+            "ResourceRecords": [{"Value": f'"{marker}"'}],
+        }
+        if spec.get("set_id"):
+            rr["SetIdentifier"] = spec["set_id"]
+            rr["Weight"] = 0
+        return rr
+
+    def _route53_changes(self, change: Change, resolve: bool = True) -> list[tuple[str, dict[str, Any]]]:
+        before = normalize_record(change.before) if change.before is not None else None
+        after = normalize_record(change.after) if change.after is not None else None
+        out: list[tuple[str, dict[str, Any]]] = []
+        if change.action == "create":
+            assert after is not None
+            out.append(("CREATE", self._rrset(after, resolve)))
+            out.append(("CREATE", self._registry_rrset(after)))
+        elif change.action == "delete":
+            assert before is not None
+            out.append(("DELETE", self._rrset(before, resolve)))
+            out.append(("DELETE", self._registry_rrset(before)))
+        else:
+            assert before is not None and after is not None
+            if before["routing"] != after["routing"] or bool(before["set_id"]) != bool(after["set_id"]):
+                out += [("DELETE", self._rrset(before, resolve)), ("DELETE", self._registry_rrset(before)),
+                        ("CREATE", self._rrset(after, resolve)), ("CREATE", self._registry_rrset(after))]
+            else:
+                out.append(("UPSERT", self._rrset(after, resolve)))
+                if (before["policy"], before["region"]) != (after["policy"], after["region"]):
+                    out.append(("UPSERT", self._registry_rrset(after)))
+        return out
+
+    def _apply(self, batch: Sequence[Change]) -> None:
+        if batch and batch[0].type == HEALTHCHECK:
+            for c in batch:
+                self._apply_healthcheck(c)
+            return
+        deletes = [c for c in batch if c.action == "delete"]
+        others = [c for c in batch if c.action != "delete"]
+        changes = [{"Action": a, "ResourceRecordSet": rr} for c in deletes + others
+                   for a, rr in self._route53_changes(c)]
+        self._submit(changes, f"{len(batch)} record change(s)")
+
+    def _submit(self, changes: list[dict[str, Any]], what: str) -> None:
+        if not changes:
+            return
+        resp = self._call("change_resource_record_sets", HostedZoneId=self.zone_id,
+                          ChangeBatch={"Comment": f"streamverse-ctl {self.owner}: {what}", "Changes": changes})
+        change_id = resp["ChangeInfo"]["Id"].split("/")[-1]
+        with self._calls_lock:
+            self._change_ids.append(change_id)
+        if self.wait_insync:
+            self._wait_insync(change_id)
+
+    def _wait_insync(self, change_id: str) -> float:
+        start = time.monotonic()
+        delay = 0.5
+        while True:
+            status = self._call("get_change", Id=change_id)["ChangeInfo"]["Status"]
+            if status == "INSYNC":
+                return time.monotonic() - start
+            if time.monotonic() - start > self.insync_timeout:
+                raise ProviderError(f"{self._where()}: change {change_id} not INSYNC after "
+                                    f"{self.insync_timeout:.0f} s (status {status})")
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    # ----- apply: health checks ---------------------------------------------------------------------
+    @staticmethod
+    def _hc_config(spec: Mapping[str, Any]) -> dict[str, Any]:
+        cfg: dict[str, Any] = {
+            "Type": spec["protocol"],
+            "Port": int(spec["port"]),
+            "RequestInterval": int(spec["interval"]),
+            "FailureThreshold": int(spec["failure_threshold"]),
+        }
+        target = str(spec["target"])
+        cfg["IPAddress" if is_ip(target) else "FullyQualifiedDomainName"] = target
+        if spec["protocol"] in ("HTTP", "HTTPS") and spec.get("path"):
+            cfg["ResourcePath"] = spec["path"]
+        return cfg
+
+    def _tags(self, name: str, spec: Mapping[str, Any]) -> list[dict[str, str]]:
+        return [{"Key": TAG_OWNER, "Value": self.owner}, {"Key": TAG_NAME, "Value": name},
+                {"Key": TAG_POLICY, "Value": str(spec.get("policy") or "")},
+                {"Key": TAG_REGION, "Value": str(spec.get("region") or "")},
+                {"Key": "Name", "Value": name[:255]}]
+
+    def _create_hc(self, name: str, spec: Mapping[str, Any]) -> str:
+        # Same caller reference for retries of this run: a retried create returns the same check.
+        ref = CALLER_PREFIX + hashlib.sha256(
+            f"{self.owner}|{name}|{canonical_json(dict(spec))}|{self._nonce}".encode()).hexdigest()[:40]
+        resp = self._call("create_health_check", CallerReference=ref, HealthCheckConfig=self._hc_config(spec))
+        hc_id = str(resp["HealthCheck"]["Id"])
+        self._call("change_tags_for_resource", ResourceType="healthcheck", ResourceId=hc_id,
+                   AddTags=self._tags(name, spec))
+        with self._hc_lock:
+            if self._hc_ids is not None:
+                self._hc_ids[name] = hc_id
+                self._hc_names[hc_id] = name
+        return hc_id
+
+    def _apply_healthcheck(self, change: Change) -> None:
+        if change.action == "create":
+            assert change.after is not None
+            self._create_hc(change.name, change.after)
+            return
+        hc_id = self._hc_id(change.name)
+        assert hc_id is not None
+        if change.action == "delete":
+            try:
+                self._call("delete_health_check", HealthCheckId=hc_id)
+            except PermanentError as exc:
+                if "NoSuchHealthCheck" not in str(exc):
+                    raise
+            with self._hc_lock:
+                if self._hc_ids is not None:
+                    self._hc_ids.pop(change.name, None)
+            return
+        assert change.before is not None and change.after is not None
+        before, after = change.before, change.after
+        if before["protocol"] != after["protocol"] or int(before["interval"]) != int(after["interval"]):
+            self._replace_hc(change.name, hc_id, after)
+            return
+        cfg = self._hc_config(after)
+        upd: dict[str, Any] = {"HealthCheckId": hc_id, "Port": cfg["Port"],
+                               "FailureThreshold": cfg["FailureThreshold"]}
+        for key in ("IPAddress", "FullyQualifiedDomainName", "ResourcePath"):
+            if key in cfg:
+                upd[key] = cfg[key]
+        resets = [k for k in ("ResourcePath", "FullyQualifiedDomainName") if k not in cfg and
+                  (k != "ResourcePath" or after["protocol"] != "TCP")]
+        if resets:
+            upd["ResetElements"] = resets
+        self._call("update_health_check", **upd)
+        if (before.get("policy"), before.get("region")) != (after.get("policy"), after.get("region")):
+            self._call("change_tags_for_resource", ResourceType="healthcheck", ResourceId=hc_id,
+                       AddTags=self._tags(change.name, after))
+
+    def _replace_hc(self, name: str, old_id: str, spec: Mapping[str, Any]) -> None:
+        """Protocol and interval are immutable: create a new check, move records to it, delete the old."""
+        new_id = self._create_hc(name, spec)
+        moves = []
+        for rr in self._iter_record_sets():
+            if rr.get("HealthCheckId") == old_id:
+                moved = dict(rr)
+                moved["HealthCheckId"] = new_id
+                moves.append({"Action": "UPSERT", "ResourceRecordSet": moved})
+        for i in range(0, len(moves), 400):
+            self._submit(moves[i:i + 400], f"move records to replaced health check {name}")
+        self._call("delete_health_check", HealthCheckId=old_id)
+
+    # ----- verify -----------------------------------------------------------------------------------
+    def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
+        """Route 53 has no DNS server to ask here (moto has none): wait for INSYNC, then read back."""
+        start = time.monotonic()
+        with self._calls_lock:
+            pending = list(self._change_ids)
+        for cid in pending:
+            self._wait_insync(cid)
+        deadline = start + timeout
+        mine = [r for r in desired if r.type in self.resource_types]
+        while True:
+            actual = {r.id: r for r in self.read([RECORD, HEALTHCHECK])}
+            results = []
+            for r in mine:
+                got = actual.get(r.id)
+                want = normalize_record(r.spec) if r.type == RECORD else dict(r.spec)
+                ok = got is not None and dict(got.spec) == want
+                results.append(VerifyResult(r.id, ok, time.monotonic() - start,
+                                            "INSYNC and read back via the Route 53 API" if ok else
+                                            f"API read-back differs: {None if got is None else dict(got.spec)}",
+                                            server=str(self.endpoint)))
+            if all(v.ok for v in results) or time.monotonic() > deadline:
+                return results
+            time.sleep(1.0)

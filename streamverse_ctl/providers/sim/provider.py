@@ -1,0 +1,68 @@
+"""The sim platform as a provider: it owns every resource type and supports every feature."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ...core.errors import TemporaryError
+from ...core.resources import RESOURCE_TYPES, Change, Resource
+from ...core.specs import ROUTING_FEATURES, FEATURE_HEALTHCHECK
+from ..base import Provider, ProviderContext, VerifyResult
+from .model import traffic_shares
+from .store import SimStore
+
+
+def sim_path(state_dir: Path, settings: Mapping[str, Any] | None = None) -> Path:
+    custom = (settings or {}).get("path")
+    return Path(custom) if custom else state_dir / "sim.db"
+
+
+class SimProvider(Provider):
+    """Settings: ``path`` (default ``<state dir>/sim.db``)."""
+
+    provider_type = "sim"
+    resource_types: ClassVar[frozenset[str]] = frozenset(RESOURCE_TYPES)
+    features: ClassVar[frozenset[str]] = frozenset([*ROUTING_FEATURES.values(), FEATURE_HEALTHCHECK])
+    max_concurrency: ClassVar[int] = 1  # SQLite has one writer; batches are whole stages
+
+    def __init__(self, name: str, settings: Mapping[str, Any], context: ProviderContext) -> None:
+        super().__init__(name, settings, context)
+        self.store = SimStore(sim_path(context.state_dir, settings))
+
+    def _read(self, types: Sequence[str]) -> list[Resource]:
+        return [Resource(t, n, spec, self.name, managed=managed) for t, n, spec, managed in self.store.read(list(types))]
+
+    def _batches(self, changes: Sequence[Change]) -> Sequence[Sequence[Change]]:
+        # one transaction per change: progress is visible and a kill -9 loses at most one in flight
+        return [[c] for c in changes]
+
+    def _apply(self, batch: Sequence[Change]) -> None:
+        if self.store.take_write_error():
+            raise TemporaryError(f"sim platform: throttled (injected fault) writing {batch[0].id}", delay=0.05)
+        self.store.write_delay()
+        with self.store.tx() as db:
+            for c in batch:
+                if c.action == "delete":
+                    self.store.delete(db, c.type, c.name)
+                else:
+                    assert c.after is not None
+                    self.store.put(db, c.type, c.name, c.after)
+
+    def region_health(self) -> Mapping[str, bool]:
+        return self.store.region_health()
+
+    def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
+        out = []
+        for r in desired:
+            actual = self.store.get(r.type, r.name)
+            ok = actual == dict(r.spec)
+            out.append(VerifyResult(r.id, ok, 0.0, "" if ok else "sim platform holds a different value", "sim"))
+        return out
+
+    def shares(self) -> dict[str, dict[str, float]]:
+        return traffic_shares([r for r in self._read(["dns.record"])], self.store.region_health())
+
+    def close(self) -> None:
+        self.store.close()

@@ -1,0 +1,148 @@
+"""The sim platform's database: resources, region and PoP health, demand, faults, an event log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resources (
+  type TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL, managed INTEGER NOT NULL DEFAULT 1,
+  updated_at TEXT NOT NULL, PRIMARY KEY (type, name));
+CREATE TABLE IF NOT EXISTS region_health (
+  region TEXT PRIMARY KEY, healthy INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '', at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pop_metrics (
+  pop TEXT PRIMARY KEY, hit_ratio REAL NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
+"""
+
+DEFAULTS: dict[str, Any] = {
+    "demand_rps": 6_000_000,  # peak global requests per second (100 M users)
+    "write_errors": 0,  # the next N writes fail with a retryable error (throttling)
+    "write_delay": 0.0,  # seconds each write takes (to rehearse a kill -9 mid-apply)
+    "base_hit_ratio": 0.97,  # CDN hit ratio of a warm PoP
+}
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class SimStore:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def tx(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ----- settings and faults ------------------------------------------------------------------
+    def setting(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM settings WHERE key=?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else DEFAULTS[key]
+
+    def set_setting(self, key: str, value: Any) -> None:
+        if key not in DEFAULTS:
+            raise KeyError(key)
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO settings VALUES (?,?)", (key, json.dumps(value)))
+            self._event(db, "setting", {key: value})
+
+    def take_write_error(self) -> bool:
+        """Consume one injected write error, if any is left."""
+        with self.tx() as db:
+            row = db.execute("SELECT value FROM settings WHERE key='write_errors'").fetchone()
+            left = json.loads(row["value"]) if row else 0
+            if left <= 0:
+                return False
+            db.execute("INSERT OR REPLACE INTO settings VALUES ('write_errors', ?)", (json.dumps(left - 1),))
+            return True
+
+    def write_delay(self) -> None:
+        delay = float(self.setting("write_delay"))
+        if delay > 0:
+            time.sleep(delay)
+
+    # ----- resources ----------------------------------------------------------------------------
+    def read(self, types: list[str]) -> list[tuple[str, str, dict[str, Any], bool]]:
+        marks = ",".join("?" * len(types))
+        rows = self.db.execute(f"SELECT type, name, spec, managed FROM resources WHERE type IN ({marks})"
+                               " ORDER BY type, name", types).fetchall()
+        return [(r["type"], r["name"], json.loads(r["spec"]), bool(r["managed"])) for r in rows]
+
+    def get(self, rtype: str, name: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT spec FROM resources WHERE type=? AND name=?", (rtype, name)).fetchone()
+        return json.loads(row["spec"]) if row else None
+
+    def put(self, db: sqlite3.Connection, rtype: str, name: str, spec: Mapping[str, Any], managed: bool = True) -> None:
+        db.execute("INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?)",
+                   (rtype, name, json.dumps(spec, sort_keys=True), int(managed), _now()))
+
+    def delete(self, db: sqlite3.Connection, rtype: str, name: str) -> int:
+        return db.execute("DELETE FROM resources WHERE type=? AND name=?", (rtype, name)).rowcount
+
+    def count(self) -> dict[str, int]:
+        return {r["type"]: r["n"] for r in self.db.execute(
+            "SELECT type, COUNT(*) AS n FROM resources GROUP BY type").fetchall()}
+
+    # ----- health and metrics -------------------------------------------------------------------
+    def set_region_health(self, region: str, healthy: bool, reason: str = "") -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO region_health VALUES (?,?,?,?)", (region, int(healthy), reason, _now()))
+            self._event(db, "region.fail" if not healthy else "region.heal", {"region": region, "reason": reason})
+
+    def region_health(self) -> dict[str, bool]:
+        """Regions the sim knows (those with a platform.region resource); healthy unless failed."""
+        known = [r[1] for r in self.read(["platform.region"])]
+        failed = {r["region"]: not r["healthy"] for r in self.db.execute("SELECT * FROM region_health").fetchall()}
+        return {name: not failed.get(name, False) for name in known}
+
+    def set_hit_ratio(self, pop: str, ratio: float) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO pop_metrics VALUES (?,?,?)", (pop, ratio, _now()))
+            self._event(db, "pop.hit_ratio", {"pop": pop, "hit_ratio": ratio})
+
+    def hit_ratios(self) -> dict[str, float]:
+        base = float(self.setting("base_hit_ratio"))
+        measured = {r["pop"]: r["hit_ratio"] for r in self.db.execute("SELECT * FROM pop_metrics").fetchall()}
+        return {name: measured.get(name, base) for _, name, _, _ in self.read(["cdn.pop"])}
+
+    # ----- events -------------------------------------------------------------------------------
+    def _event(self, db: sqlite3.Connection, kind: str, detail: Mapping[str, Any]) -> None:
+        db.execute("INSERT INTO events (at, kind, detail) VALUES (?,?,?)", (_now(), kind, json.dumps(detail)))
+
+    def event(self, kind: str, **detail: Any) -> None:
+        with self.tx() as db:
+            self._event(db, kind, detail)
+
+    def events(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT * FROM events ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+        return [{"at": r["at"], "kind": r["kind"], "detail": json.loads(r["detail"])} for r in reversed(rows)]
+
+    def reset(self) -> None:
+        with self.tx() as db:
+            for table in ("resources", "region_health", "pop_metrics", "settings", "events"):
+                db.execute(f"DELETE FROM {table}")
+            self._event(db, "reset", {})
