@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 from ..core.resources import Resource
-from ..core.specs import ROUTING_FEATURES, FEATURE_HEALTHCHECK
+from ..core.specs import FEATURE_HEALTHCHECK, ROUTING_FEATURES
 
 RECORD = "dns.record"
 HEALTHCHECK = "dns.healthcheck"

@@ -445,7 +445,8 @@ class Route53Provider(Provider):
         return rr
 
     def _registry_rrset(self, spec: Mapping[str, Any]) -> dict[str, Any]:
-        marker = encode_marker({"owner": self.owner, "policy": spec.get("policy"), "region": spec.get("region")})
+        marker = encode_marker({"owner": self.owner, "policy": spec.get("policy"),
+                                "region": spec.get("region")})
         rr: dict[str, Any] = {
             "Name": registry_name(spec["fqdn"], spec["rtype"]),
             "Type": "TXT",
@@ -494,8 +495,8 @@ class Route53Provider(Provider):
     def _submit(self, changes: list[dict[str, Any]], what: str) -> None:
         if not changes:
             return
-        resp = self._call("change_resource_record_sets", HostedZoneId=self.zone_id,
-                          ChangeBatch={"Comment": f"streamverse-ctl {self.owner}: {what}", "Changes": changes})
+        batch = {"Comment": f"streamverse-ctl {self.owner}: {what}"[:256], "Changes": changes}
+        resp = self._call("change_resource_record_sets", HostedZoneId=self.zone_id, ChangeBatch=batch)
         change_id = resp["ChangeInfo"]["Id"].split("/")[-1]
         with self._calls_lock:
             self._change_ids.append(change_id)
@@ -617,9 +618,9 @@ class Route53Provider(Provider):
                 got = actual.get(r.id)
                 want = normalize_record(r.spec) if r.type == RECORD else dict(r.spec)
                 ok = got is not None and dict(got.spec) == want
-                results.append(VerifyResult(r.id, ok, time.monotonic() - start,
-                                            "INSYNC and read back via the Route 53 API" if ok else
-                                            f"API read-back differs: {None if got is None else dict(got.spec)}",
+                detail = ("INSYNC and read back via the Route 53 API" if ok else
+                          f"API read-back differs: {None if got is None else dict(got.spec)}")
+                results.append(VerifyResult(r.id, ok, time.monotonic() - start, detail,
                                             server=str(self.endpoint)))
             if all(v.ok for v in results) or time.monotonic() > deadline:
                 return results
