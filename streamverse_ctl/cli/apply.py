@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from .common import DEFAULT_INVENTORY, InventoryOpt, Output, OutputOpt, PlatformOpt, StateDirOpt, VarOpt, workspace
+
+if TYPE_CHECKING:
+    from ..engine.apply import ApplyResult
+    from ..engine.plan import Plan
+
+ForceOpt = Annotated[list[str] | None, typer.Option(
+    "--force", help="Override one named guardrail: change-size, min-regions, unhealthy-region, adopt "
+    "(repeatable; zero-serving cannot be overridden).")]
+AutoApproveOpt = Annotated[bool, typer.Option("--auto-approve", "--yes", "-y", help="Do not ask for confirmation.")]
+LockTimeoutOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the lock.")]
+
+
+def check_force(force: list[str] | None) -> list[str]:
+    from ..engine.guardrails import FORCEABLE, UNFORCEABLE
+
+    for name in force or []:
+        if name in UNFORCEABLE:
+            raise typer.BadParameter(f"'{name}' is an invariant and cannot be forced", param_hint="--force")
+        if name not in FORCEABLE:
+            raise typer.BadParameter(f"unknown guardrail '{name}' (one of: {', '.join(FORCEABLE)})",
+                                     param_hint="--force")
+    return list(force or [])
+
+
+def confirm_and_apply(ws: object, plan: Plan, *, saved: bool, force: list[str], auto_approve: bool,
+                      lock_timeout: float, output: Output, purpose: str = "apply") -> ApplyResult | None:
+    """Shared by ``apply`` and one-off verbs (``dns set-weights``): show, confirm, apply, report."""
+    from ..core.errors import Aborted, GuardrailRefused
+    from ..engine.apply import apply_plan
+    from .common import console, emit, interactive
+    from .progress import RichReporter
+    from .render import plan_table
+
+    if output == Output.table:
+        plan_table(plan)
+    if plan.refusals and not set(r.name for r in plan.refusals) <= set(force):
+        raise GuardrailRefused([r for r in plan.refusals if r.name not in force])
+    if plan.empty:
+        return None
+    if not auto_approve:
+        if not interactive():
+            raise Aborted("confirmation needed: rerun with --auto-approve (no terminal to ask on)")
+        if not typer.confirm(f"Apply these {len(plan.changes)} changes?", default=False):
+            raise Aborted("apply cancelled; nothing was changed")
+    with RichReporter(enabled=output == Output.table) as rep:
+        result = apply_plan(ws, plan, saved=saved, force=force, lock_timeout=lock_timeout,  # type: ignore[arg-type]
+                            reporter=rep, purpose=purpose)
+    data = {"run_id": result.run_id, "applied": result.applied, "verified": result.verified,
+            "verify": [v.__dict__ for v in result.verify], "resumed_from": result.resumed_from}
+
+    def table() -> None:
+        con = console()
+        con.print(f"[green]Applied {result.applied} change(s)[/] (run {result.run_id}).")
+        bad = [v for v in result.verify if not v.ok]
+        if result.verify:
+            slowest = max(v.seconds for v in result.verify)
+            con.print(f"Verified {len(result.verify) - len(bad)}/{len(result.verify)} resources"
+                      f" (slowest converged in {slowest:.1f} s).")
+        for v in bad:
+            con.print(f"[red]not converged[/] {v.resource_id}: {v.detail}")
+
+    emit(data, output, table)
+    return result
+
+
+def command(
+    planfile: Annotated[Path | None, typer.Argument(help="A plan saved by `plan --out`; default: plan now.")] = None,
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    state_dir: StateDirOpt = None,
+    var: VarOpt = None,
+    platform: PlatformOpt = None,
+    target: Annotated[list[str] | None, typer.Option("--target", help="As for plan.")] = None,
+    auto_approve: AutoApproveOpt = False,
+    force: ForceOpt = None,
+    lock_timeout: LockTimeoutOpt = 0.0,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Converge actual state to the inventory, behind the lock and guardrails, journaled and audited."""
+    from ..engine.plan import Plan
+
+    forced = check_force(force)
+    ws = workspace(inventory, state_dir, var, platform)
+    try:
+        if planfile is not None:
+            plan = Plan.load(planfile)
+            if plan.platform and platform is None:
+                ws.platform = plan.platform
+            saved = True
+        else:
+            plan = ws.plan(target or [], force=forced)
+            saved = False
+        result = confirm_and_apply(ws, plan, saved=saved, force=forced, auto_approve=auto_approve,
+                                   lock_timeout=lock_timeout, output=output)
+        if result is None and output == Output.table:
+            pass
+    finally:
+        ws.close()

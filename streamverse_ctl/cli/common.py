@@ -1,0 +1,123 @@
+"""Options shared by verbs, workspace construction and output rendering (table, json, yaml)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..engine.workspace import Workspace
+
+
+class Output(str, Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+
+
+InventoryOpt = Annotated[Path, typer.Option(
+    "--inventory", "-i", envvar="STREAMVERSE_INVENTORY", show_default=True,
+    help="Inventory directory (env STREAMVERSE_INVENTORY).")]
+StateDirOpt = Annotated[Path | None, typer.Option(
+    "--state-dir", envvar="STREAMVERSE_STATE_DIR",
+    help="State backend directory (default: the inventory's state.path, else ./.streamverse).")]
+VarOpt = Annotated[list[str] | None, typer.Option(
+    "--var", help="Set an inventory variable, NAME=VALUE (repeatable).")]
+PlatformOpt = Annotated[str | None, typer.Option(
+    "--platform", envvar="STREAMVERSE_PLATFORM",
+    help="'sim' runs against the embedded sim platform whatever Provider documents say.")]
+OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="Output format.")]
+DEFAULT_INVENTORY = Path("inventories/demo")
+
+_console: Console | None = None
+_err: Console | None = None
+
+
+def console() -> Console:
+    global _console
+    if _console is None:
+        from rich.console import Console
+
+        _console = Console(highlight=False, soft_wrap=False)
+    return _console
+
+
+def err_console() -> Console:
+    global _err
+    if _err is None:
+        from rich.console import Console
+
+        _err = Console(stderr=True, highlight=False)
+    return _err
+
+
+def parse_vars(pairs: Sequence[str] | None) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise typer.BadParameter(f"'{pair}' is not NAME=VALUE", param_hint="--var")
+        k, v = pair.split("=", 1)
+        out[k.strip()] = v
+    return out
+
+
+def workspace(inventory: Path, state_dir: Path | None = None, var: Sequence[str] | None = None,
+              platform: str | None = None, dry_run: bool = False) -> Workspace:
+    from ..engine.workspace import Workspace
+
+    return Workspace(inventory, state_dir=state_dir, variables=parse_vars(var), platform=platform, dry_run=dry_run)
+
+
+def to_plain(data: Any) -> Any:
+    if hasattr(data, "as_dict"):
+        return to_plain(data.as_dict())
+    if isinstance(data, Mapping):
+        return {str(k): to_plain(v) for k, v in data.items()}
+    if isinstance(data, list | tuple | set | frozenset):
+        return [to_plain(v) for v in data]
+    if isinstance(data, Path):
+        return str(data)
+    return data
+
+
+def emit(data: Any, output: Output, table: Callable[[], None]) -> None:
+    """Print ``data`` as JSON or YAML, or call ``table`` to render it for people."""
+    if output == Output.json:
+        sys.stdout.write(json.dumps(to_plain(data), indent=2, default=str) + "\n")
+    elif output == Output.yaml:
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(to_plain(data), sort_keys=False, default_flow_style=False))
+    else:
+        table()
+
+
+def short(value: Any, width: int = 60) -> str:
+    if value is None:
+        return "∅"
+    text = value if isinstance(value, str) else json.dumps(value, default=str, separators=(",", ":"))
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def simple_table(title: str | None, columns: Iterable[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.table import Table
+
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for c in columns:
+        t.add_column(c)
+    for row in rows:
+        t.add_row(*[short(v) if not isinstance(v, str) else v for v in row])
+    console().print(t)
+
+
+def interactive() -> bool:
+    return sys.stdin.isatty() and os.environ.get("CI") is None
