@@ -112,7 +112,7 @@ def expectations(desired: Iterable[Resource], healthy: Healthy | None = None) ->
 def query(server: str, fqdn: str, rtype: str, timeout: float = 2.0, ecs: str | None = None) -> frozenset[str]:
     """The values one server answers for fqdn/rtype (empty on NXDOMAIN/NODATA)."""
     host, port = parse_server(server)
-    options = [dns.edns.ECSOption(ecs, 24)] if ecs else []
+    options: list[dns.edns.Option] = [dns.edns.ECSOption(ecs, 24)] if ecs else []
     q = dns.message.make_query(fqdn, rtype, use_edns=0, options=options)
     q.flags &= ~dns.flags.RD
     resp = dns.query.udp(q, host, port=port, timeout=timeout)
@@ -128,7 +128,8 @@ def query(server: str, fqdn: str, rtype: str, timeout: float = 2.0, ecs: str | N
     return frozenset()
 
 
-def _check(exp: Expectation, server: str, samples: int, tolerance: float, rng: random.Random) -> tuple[bool, str]:
+def _check(exp: Expectation, server: str, samples: int, tolerance: float,
+           rng: random.Random) -> tuple[bool, str]:
     try:
         if exp.weights:
             counts: Counter[str] = Counter()
