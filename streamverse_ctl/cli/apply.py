@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,7 +32,8 @@ def check_force(force: list[str] | None) -> list[str]:
 
 
 def confirm_and_apply(ws: object, plan: Plan, *, saved: bool, force: list[str], auto_approve: bool,
-                      lock_timeout: float, output: Output, purpose: str = "apply") -> ApplyResult | None:
+                      lock_timeout: float, output: Output, purpose: str = "apply",
+                      before_write: Callable[[], None] | None = None) -> ApplyResult | None:
     """Shared by ``apply`` and one-off verbs (``dns set-weights``): show, confirm, apply, report."""
     from ..core.errors import Aborted, GuardrailRefused
     from ..engine.apply import apply_plan
@@ -43,16 +45,16 @@ def confirm_and_apply(ws: object, plan: Plan, *, saved: bool, force: list[str], 
         plan_table(plan)
     if plan.refusals and not set(r.name for r in plan.refusals) <= set(force):
         raise GuardrailRefused([r for r in plan.refusals if r.name not in force])
-    if plan.empty:
+    if plan.empty and before_write is None:
         return None
-    if not auto_approve:
+    if not auto_approve and not plan.empty:
         if not interactive():
             raise Aborted("confirmation needed: rerun with --auto-approve (no terminal to ask on)")
         if not typer.confirm(f"Apply these {len(plan.changes)} changes?", default=False):
             raise Aborted("apply cancelled; nothing was changed")
     with RichReporter(enabled=output == Output.table) as rep:
         result = apply_plan(ws, plan, saved=saved, force=force, lock_timeout=lock_timeout,  # type: ignore[arg-type]
-                            reporter=rep, purpose=purpose)
+                            reporter=rep, purpose=purpose, before_write=before_write)
     data = {"run_id": result.run_id, "applied": result.applied, "verified": result.verified,
             "verify": [v.__dict__ for v in result.verify], "resumed_from": result.resumed_from}
 

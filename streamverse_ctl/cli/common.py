@@ -109,13 +109,15 @@ def short(value: Any, width: int = 60) -> str:
 
 
 def simple_table(title: str | None, columns: Iterable[str], rows: Iterable[Sequence[Any]]) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     t = Table(title=title, title_justify="left", header_style="bold")
     for c in columns:
         t.add_column(c)
     for row in rows:
-        t.add_row(*[short(v) if not isinstance(v, str) else v for v in row])
+        t.add_row(*[escape(short(v)) if not isinstance(v, str) else (v if v.startswith("[") and "[/]" in v else escape(v))
+                    for v in row])
     console().print(t)
 
 

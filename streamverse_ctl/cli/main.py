@@ -97,11 +97,13 @@ def _invoke(app: typer.Typer, prog: str) -> int:
     except StreamverseError as exc:
         from .common import err_console
 
+        from rich.markup import escape
+
         con = err_console()
-        con.print(f"[bold red]error:[/] {redact(str(exc))}", markup=True, highlight=False) if exc.exit_code == 1 \
-            else con.print(f"[bold yellow]refused:[/] {redact(str(exc))}", markup=True, highlight=False)
+        label = "[bold red]error:[/]" if exc.exit_code == 1 else "[bold yellow]refused:[/]"
+        con.print(f"{label} {escape(redact(str(exc)))}", highlight=False)
         if exc.hint:
-            con.print(f"hint: {exc.hint}", highlight=False)
+            con.print(f"hint: {escape(exc.hint)}", highlight=False)
         return exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from rich.markup import escape
+
 from .common import console, short
 
 if TYPE_CHECKING:
@@ -43,7 +45,8 @@ def plan_table(plan: Plan, verbose: bool = False) -> None:
         limit = None if verbose else 200
         for c in plan.changes[:limit]:
             sym, color = SYMBOL[c.action]
-            t.add_row(f"[{color}]{sym}[/]", c.id, c.provider, "\n".join(change_lines(c)), c.reason)
+            t.add_row(f"[{color}]{sym}[/]", escape(c.id), c.provider, escape("\n".join(change_lines(c))),
+                      escape(c.reason))
         con.print(t)
         if limit is not None and len(plan.changes) > limit:
             con.print(f"… and {len(plan.changes) - limit} more changes (use -o json or --verbose)")
@@ -55,7 +58,7 @@ def plan_table(plan: Plan, verbose: bool = False) -> None:
                   + (": " + ", ".join(plan.unmanaged[:5]) if plan.unmanaged else "")
                   + (" …" if len(plan.unmanaged) > 5 else ""))
     for r in plan.refusals:
-        con.print(f"[bold yellow]guardrail[/] [{r.name}] {r.message}")
+        con.print(f"[bold yellow]guardrail[/] {escape('[' + r.name + ']')} {escape(r.message)}")
 
 
 def plan_markdown(plan: Plan) -> str:
@@ -93,7 +96,7 @@ def drift_table(drift: list[Drift]) -> None:
     for col in ("resource", "provider", "drift", "applied → actual"):
         t.add_column(col, overflow="fold")
     for d in drift:
-        t.add_row(d.id, d.provider, d.kind,
-                  "\n".join(f"{f.path}: {short(f.before, 24)} → {short(f.after, 24)}" for f in d.fields[:6]))
+        t.add_row(escape(d.id), d.provider, d.kind,
+                  escape("\n".join(f"{f.path}: {short(f.before, 24)} → {short(f.after, 24)}" for f in d.fields[:6])))
     con.print(t)
     con.print(f"{len(drift)} resource(s) drifted. `plan` shows how to converge them; `diff` never acts.")

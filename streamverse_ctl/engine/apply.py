@@ -7,7 +7,7 @@ are not repeated, and it marks the interrupted run as such in the journal and th
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -60,7 +60,10 @@ def mark_interrupted(ws: Workspace, kind: str = "apply") -> list[str]:
 
 def apply_plan(ws: Workspace, plan: Plan, *, saved: bool = False, force: Collection[str] = (),
                lock_timeout: float = 0.0, reporter: Reporter | None = None, verify: bool = True,
-               verify_timeout: float = 30.0, purpose: str = "apply") -> ApplyResult:
+               verify_timeout: float = 30.0, purpose: str = "apply",
+               before_write: Callable[[], None] | None = None) -> ApplyResult:
+    """Apply ``plan``. ``before_write`` runs under the lock once guardrails passed (e.g. to persist an
+    override staged on the workspace), so a refused change leaves no trace but the audit entry."""
     rep = reporter or QuietReporter()
     with ws.state.lock("apply", purpose=f"{purpose} {plan.id}", timeout=lock_timeout):
         resumed = mark_interrupted(ws)
@@ -76,6 +79,8 @@ def apply_plan(ws: Workspace, plan: Plan, *, saved: bool = False, force: Collect
             ws.state.audit("apply", plan.id, "refused", refusals=[r.message for r in refusals],
                            forced=sorted(force))
             raise GuardrailRefused(refusals)
+        if before_write is not None:
+            before_write()
         if plan.empty:
             ws.state.audit("apply", plan.id, "no-op")
             return ApplyResult("", 0, resumed_from=resumed)

@@ -47,6 +47,9 @@ class Workspace:
         self.platform = platform
         self.dry_run = dry_run
         self._providers: dict[str, Provider] = {}
+        # deliberate changes staged for this run: persisted only once their apply passes guardrails
+        self.pending_overrides: list[Override] = []
+        self.pending_regions: dict[str, str] = {}  # region -> "serving" | "drained"
 
     # ----- lazily built parts -------------------------------------------------------------------
     @cached_property
@@ -69,12 +72,19 @@ class Workspace:
         return StateStore(self.state_dir)
 
     def overrides(self) -> list[Override]:
-        return [Override(o["kind"], o["name"], o["merge"], o["who"], o["at"], o["reason"])
-                for o in self.state.overrides()]
+        stored = [Override(o["kind"], o["name"], o["merge"], o["who"], o["at"], o["reason"])
+                  for o in self.state.overrides()]
+        pending = {(o.kind, o.name) for o in self.pending_overrides}
+        return [o for o in stored if (o.kind, o.name) not in pending] + self.pending_overrides
+
+    def drained(self) -> frozenset[str]:
+        statuses = {n: r["status"] for n, r in self.state.region_statuses().items()}
+        statuses.update(self.pending_regions)
+        return frozenset(n for n, s in statuses.items() if s == "drained")
 
     @cached_property
     def compiled(self) -> Compiled:
-        ci = CompileInput(drained=self.state.drained_regions(), overrides=self.overrides(), platform=self.platform)
+        ci = CompileInput(drained=self.drained(), overrides=self.overrides(), platform=self.platform)
         return compile_inventory(self.inventory, ci)
 
     def refresh(self) -> None:

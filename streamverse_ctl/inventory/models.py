@@ -216,6 +216,8 @@ class SLOSpec(Spec):
     api_p95_ms: float = Field(100, gt=0)
     availability_percent: float = Field(99.99, gt=0, le=100)
     cdn_hit_ratio_percent: float = Field(95, gt=0, le=100)
+    prometheus_url: str | None = Field(None, pattern=r"^https?://\S+$",
+                                       description="Prometheus HTTP API base URL the SLOs are measured with")
 
 
 class Serves(Spec):
