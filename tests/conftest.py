@@ -1,0 +1,25 @@
+"""Shared fixtures. Other test packages may add lines here (e.g. pytest_plugins); keep additions small."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+INVENTORIES = REPO / "inventories"
+
+
+@pytest.fixture
+def inventories_copy(tmp_path: Path) -> Path:
+    """A private copy of inventories/base and inventories/demo (demo extends ../base): mutate freely."""
+    dst = tmp_path / "inventories"
+    for name in ("base", "demo"):
+        shutil.copytree(INVENTORIES / name, dst / name)
+    return dst
+
+
+@pytest.fixture
+def demo_copy(inventories_copy: Path) -> Path:
+    return inventories_copy / "demo"
