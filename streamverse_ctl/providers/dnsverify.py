@@ -9,9 +9,10 @@ What "matches" means per routing:
 * simple: the answer's value set equals the record's values;
 * failover: the answer equals the PRIMARY's values if its health check is healthy (or it has none),
   else the SECONDARY's (the caller says what is healthy);
-* weighted: ``samples`` queries (each with a different EDNS client subnet, so hashed pickers spread
-  as well as random ones) return only desired values, and each value's share is within
-  ``tolerance`` (absolute) of its weight's share;
+* weighted: among the sets whose health check is healthy (all sets if none is), ``samples``
+  queries (each with a different EDNS client subnet, so hashed pickers spread as well as random
+  ones) return only desired values, and each value's share is within ``tolerance`` (absolute) of
+  its weight's share;
 * latency/geo: one vantage point cannot see every answer, so the answer must be one of the sets'.
 
 Route 53 on moto has no DNS server: its provider verifies through the API instead.
@@ -93,7 +94,8 @@ def expectations(desired: Iterable[Resource], healthy: Healthy | None = None) ->
             out.append(Expectation(fqdn, rtype, ids, values=frozenset(active.spec["values"])))
         elif routing == "weighted":
             weights: Counter[str] = Counter()
-            for r in rs:
+            healthy_sets = [r for r in rs if is_up(r.spec.get("health_check"))]
+            for r in healthy_sets or rs:  # no healthy set: servers answer from all of them
                 for v in r.spec["values"]:
                     weights[v] += int(r.spec.get("weight") or 0)
             total = sum(weights.values())
