@@ -24,17 +24,33 @@ class Output(str, Enum):
     yaml = "yaml"
 
 
-InventoryOpt = Annotated[Path, typer.Option(
-    "--inventory", "-i", envvar="STREAMVERSE_INVENTORY", show_default=True,
-    help="Inventory directory (env STREAMVERSE_INVENTORY).")]
-StateDirOpt = Annotated[Path | None, typer.Option(
-    "--state-dir", envvar="STREAMVERSE_STATE_DIR",
-    help="State backend directory (default: the inventory's state.path, else ./.streamverse).")]
-VarOpt = Annotated[list[str] | None, typer.Option(
-    "--var", help="Set an inventory variable, NAME=VALUE (repeatable).")]
-PlatformOpt = Annotated[str | None, typer.Option(
-    "--platform", envvar="STREAMVERSE_PLATFORM",
-    help="'sim' runs against the embedded sim platform whatever Provider documents say.")]
+InventoryOpt = Annotated[
+    Path,
+    typer.Option(
+        "--inventory",
+        "-i",
+        envvar="STREAMVERSE_INVENTORY",
+        show_default=True,
+        help="Inventory directory (env STREAMVERSE_INVENTORY).",
+    ),
+]
+StateDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--state-dir",
+        envvar="STREAMVERSE_STATE_DIR",
+        help="State backend directory (default: the inventory's state.path, else ./.streamverse).",
+    ),
+]
+VarOpt = Annotated[list[str] | None, typer.Option("--var", help="Set an inventory variable, NAME=VALUE (repeatable).")]
+PlatformOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--platform",
+        envvar="STREAMVERSE_PLATFORM",
+        help="'sim' runs against the embedded sim platform whatever Provider documents say.",
+    ),
+]
 OutputOpt = Annotated[Output, typer.Option("--output", "-o", help="Output format.")]
 DEFAULT_INVENTORY = Path("inventories/demo")
 
@@ -70,8 +86,13 @@ def parse_vars(pairs: Sequence[str] | None) -> dict[str, str]:
     return out
 
 
-def workspace(inventory: Path, state_dir: Path | None = None, var: Sequence[str] | None = None,
-              platform: str | None = None, dry_run: bool = False) -> Workspace:
+def workspace(
+    inventory: Path,
+    state_dir: Path | None = None,
+    var: Sequence[str] | None = None,
+    platform: str | None = None,
+    dry_run: bool = False,
+) -> Workspace:
     from ..engine.workspace import Workspace
 
     return Workspace(inventory, state_dir=state_dir, variables=parse_vars(var), platform=platform, dry_run=dry_run)
@@ -116,8 +137,12 @@ def simple_table(title: str | None, columns: Iterable[str], rows: Iterable[Seque
     for c in columns:
         t.add_column(c)
     for row in rows:
-        t.add_row(*[escape(short(v)) if not isinstance(v, str) else (v if v.startswith("[") and "[/]" in v else escape(v))
-                    for v in row])
+        t.add_row(
+            *[
+                escape(short(v)) if not isinstance(v, str) else (v if v.startswith("[") and "[/]" in v else escape(v))
+                for v in row
+            ]
+        )
     console().print(t)
 
 

@@ -4,7 +4,17 @@ from typing import Annotated
 
 import typer
 
-from .common import DEFAULT_INVENTORY, InventoryOpt, Output, OutputOpt, PlatformOpt, StateDirOpt, VarOpt, emit, workspace
+from .common import (
+    DEFAULT_INVENTORY,
+    InventoryOpt,
+    Output,
+    OutputOpt,
+    PlatformOpt,
+    StateDirOpt,
+    VarOpt,
+    emit,
+    workspace,
+)
 
 
 def command(

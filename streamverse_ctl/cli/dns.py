@@ -7,8 +7,19 @@ from typing import Annotated
 import typer
 
 from .apply import AutoApproveOpt, ForceOpt, LockTimeoutOpt, check_force, confirm_and_apply
-from .common import (DEFAULT_INVENTORY, InventoryOpt, Output, OutputOpt, PlatformOpt, StateDirOpt, VarOpt, console,
-                     emit, simple_table, workspace)
+from .common import (
+    DEFAULT_INVENTORY,
+    InventoryOpt,
+    Output,
+    OutputOpt,
+    PlatformOpt,
+    StateDirOpt,
+    VarOpt,
+    console,
+    emit,
+    simple_table,
+    workspace,
+)
 
 app = typer.Typer(help="DNS traffic steering: set weights, list overrides, verify answers, query.",
                   no_args_is_help=True)

@@ -36,12 +36,6 @@ VERBS: list[tuple[str, str]] = [
 HELP = "StreamVerse Control: plan, apply and operate the StreamVerse video platform."
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"streamverse-ctl {__version__}")
-        raise typer.Exit()
-
-
 def build_ctl() -> typer.Typer:
     ctl = typer.Typer(name="ctl", help=HELP, no_args_is_help=True, rich_markup_mode=None,
                       context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,12 +59,12 @@ def build_ctl() -> typer.Typer:
 
 
 def build_root() -> typer.Typer:
-    root = typer.Typer(name="streamverse", help=HELP, no_args_is_help=True, rich_markup_mode=None,
+    root = typer.Typer(name="streamverse", help=HELP + " Run `streamverse --version` for the version.",
+                       no_args_is_help=True, rich_markup_mode=None, add_completion=True,
                        context_settings={"help_option_names": ["-h", "--help"]})
 
     @root.callback()
-    def _main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
-                                           help="Show the version and exit.")) -> None:
+    def _main() -> None:
         pass
 
     root.add_typer(build_ctl(), name="ctl")
@@ -95,9 +89,9 @@ def _invoke(app: typer.Typer, prog: str) -> int:
         exc.show()
         return 1
     except StreamverseError as exc:
-        from .common import err_console
-
         from rich.markup import escape
+
+        from .common import err_console
 
         con = err_console()
         label = "[bold red]error:[/]" if exc.exit_code == 1 else "[bold yellow]refused:[/]"
@@ -117,8 +111,15 @@ def _invoke(app: typer.Typer, prog: str) -> int:
 
 
 def run() -> None:
+    # --version is answered before typer builds anything (a typer option would import pydantic)
+    if sys.argv[1:] in (["--version"], ["ctl", "--version"]):
+        print(f"streamverse-ctl {__version__}")
+        sys.exit(0)
     sys.exit(_invoke(build_root(), "streamverse"))
 
 
 def run_ctl() -> None:
+    if sys.argv[1:] == ["--version"]:
+        print(f"streamverse-ctl {__version__}")
+        sys.exit(0)
     sys.exit(_invoke(build_ctl(), "streamverse-ctl"))

@@ -8,8 +8,9 @@ import typer
 
 from .common import DEFAULT_INVENTORY, InventoryOpt, Output, OutputOpt, StateDirOpt, console, emit, simple_table
 
-app = typer.Typer(help="The embedded sim platform (a local simulator, not a cloud): status, faults, drift.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="The embedded sim platform (a local simulator, not a cloud): status, faults, drift.", no_args_is_help=True
+)
 
 
 def _sim(inventory: Any, state_dir: Any):  # type: ignore[no-untyped-def]
@@ -22,8 +23,9 @@ def _sim(inventory: Any, state_dir: Any):  # type: ignore[no-untyped-def]
 
 
 @app.command("status")
-def status(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
-           output: OutputOpt = Output.table) -> None:
+def status(
+    inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, output: OutputOpt = Output.table
+) -> None:
     """Regions (health, drained, traffic share, load vs capacity), PoP hit ratios, injected faults."""
     from ..core.resources import Resource
     from ..providers.sim.model import region_load, traffic_shares
@@ -38,35 +40,62 @@ def status(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt =
     drained = {n for n, r in state.region_statuses().items() if r["status"] == "drained"}
     rows = []
     for name, spec in regions.items():
-        rows.append({"region": name, "healthy": health.get(name, True), "drained": name in drained,
-                     "share": {p: round(s.get(name, 0.0), 4) for p, s in shares.items()},
-                     "load_rps": round(load.get(name, 0.0)), "max_rps": spec.get("max_rps"),
-                     "utilization": round(load.get(name, 0.0) / spec["max_rps"], 3) if spec.get("max_rps") else None})
-    data = {"demand_rps": demand, "regions": rows, "hit_ratios": sim.hit_ratios(),
-            "faults": {k: sim.setting(k) for k in ("write_errors", "write_delay")}, "resources": sim.count(),
-            "events": sim.events(10)}
+        rows.append(
+            {
+                "region": name,
+                "healthy": health.get(name, True),
+                "drained": name in drained,
+                "share": {p: round(s.get(name, 0.0), 4) for p, s in shares.items()},
+                "load_rps": round(load.get(name, 0.0)),
+                "max_rps": spec.get("max_rps"),
+                "utilization": round(load.get(name, 0.0) / spec["max_rps"], 3) if spec.get("max_rps") else None,
+            }
+        )
+    data = {
+        "demand_rps": demand,
+        "regions": rows,
+        "hit_ratios": sim.hit_ratios(),
+        "faults": {k: sim.setting(k) for k in ("write_errors", "write_delay")},
+        "resources": sim.count(),
+        "events": sim.events(10),
+    }
 
     def table() -> None:
-        simple_table(f"Sim platform (demand {demand:,.0f} req/s)",
-                     ["region", "health", "state", *[f"{p} share" for p in shares], "load req/s", "capacity", "util"],
-                     [[r["region"], "[green]up[/]" if r["healthy"] else "[red]DOWN[/]",
-                       "drained" if r["drained"] else "serving",
-                       *[f"{r['share'][p] * 100:.1f} %" for p in shares], f"{r['load_rps']:,}",
-                       f"{r['max_rps']:,}", f"{(r['utilization'] or 0) * 100:.0f} %"] for r in rows])
+        simple_table(
+            f"Sim platform (demand {demand:,.0f} req/s)",
+            ["region", "health", "state", *[f"{p} share" for p in shares], "load req/s", "capacity", "util"],
+            [
+                [
+                    r["region"],
+                    "[green]up[/]" if r["healthy"] else "[red]DOWN[/]",
+                    "drained" if r["drained"] else "serving",
+                    *[f"{r['share'][p] * 100:.1f} %" for p in shares],
+                    f"{r['load_rps']:,}",
+                    f"{r['max_rps']:,}",
+                    f"{(r['utilization'] or 0) * 100:.0f} %",
+                ]
+                for r in rows
+            ],
+        )
         hr = data["hit_ratios"]
         if hr:
             low = {k: v for k, v in hr.items() if v < 0.95}
-            console().print(f"CDN hit ratio: mean {sum(hr.values()) / len(hr) * 100:.1f} % over {len(hr)} PoPs"
-                            + (f"; below 95 %: {', '.join(f'{k} {v * 100:.0f} %' for k, v in low.items())}"
-                               if low else ""))
+            console().print(
+                f"CDN hit ratio: mean {sum(hr.values()) / len(hr) * 100:.1f} % over {len(hr)} PoPs"
+                + (f"; below 95 %: {', '.join(f'{k} {v * 100:.0f} %' for k, v in low.items())}" if low else "")
+            )
         console().print(f"resources: {data['resources']}; faults: {data['faults']}")
 
     emit(data, output, table)
 
 
 @app.command("fail-region")
-def fail_region(region: str, inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
-                reason: Annotated[str, typer.Option("--reason")] = "injected outage") -> None:
+def fail_region(
+    region: str,
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    state_dir: StateDirOpt = None,
+    reason: Annotated[str, typer.Option("--reason")] = "injected outage",
+) -> None:
     """Mark a region unhealthy (its health checks fail), as in an outage."""
     sim, _ = _sim(inventory, state_dir)
     _known(sim, region)
@@ -88,14 +117,21 @@ def _known(sim: Any, region: str) -> None:
 
     known = [n for _, n, _, _ in sim.read(["platform.region"])]
     if region not in known:
-        raise PermanentError(f"the sim platform has no region '{region}' (has: {', '.join(known) or 'none; apply first'})")
+        raise PermanentError(
+            f"the sim platform has no region '{region}' (has: {', '.join(known) or 'none; apply first'})"
+        )
 
 
 @app.command("drift")
-def drift(resource: Annotated[str, typer.Argument(help="Resource id TYPE/NAME, e.g. dns.record/www.streamverse.example./A/us-east")],
-          fields: Annotated[list[str] | None, typer.Argument(help="FIELD=VALUE (YAML value) to change")] = None,
-          delete: Annotated[bool, typer.Option("--delete", help="Delete the resource instead.")] = False,
-          inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None) -> None:
+def drift(
+    resource: Annotated[
+        str, typer.Argument(help="Resource id TYPE/NAME, e.g. dns.record/www.streamverse.example./A/us-east")
+    ],
+    fields: Annotated[list[str] | None, typer.Argument(help="FIELD=VALUE (YAML value) to change")] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Delete the resource instead.")] = False,
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    state_dir: StateDirOpt = None,
+) -> None:
     """Change a resource behind the tool's back (out-of-band), to rehearse drift."""
     import yaml
 
@@ -123,11 +159,14 @@ def drift(resource: Annotated[str, typer.Argument(help="Resource id TYPE/NAME, e
 
 
 @app.command("faults")
-def faults(write_errors: Annotated[int | None, typer.Option("--write-errors", help="Next N writes fail (retryable).")] = None,
-           write_delay: Annotated[float | None, typer.Option("--write-delay", help="Seconds each write takes.")] = None,
-           demand_rps: Annotated[float | None, typer.Option("--demand-rps", help="Global peak demand.")] = None,
-           hit_ratio: Annotated[list[str] | None, typer.Option("--hit-ratio", help="POP=RATIO (0..1), repeatable.")] = None,
-           inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None) -> None:
+def faults(
+    write_errors: Annotated[int | None, typer.Option("--write-errors", help="Next N writes fail (retryable).")] = None,
+    write_delay: Annotated[float | None, typer.Option("--write-delay", help="Seconds each write takes.")] = None,
+    demand_rps: Annotated[float | None, typer.Option("--demand-rps", help="Global peak demand.")] = None,
+    hit_ratio: Annotated[list[str] | None, typer.Option("--hit-ratio", help="POP=RATIO (0..1), repeatable.")] = None,
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    state_dir: StateDirOpt = None,
+) -> None:
     """Inject faults and load: throttled writes, slow writes, demand, CDN hit ratios."""
     sim, _ = _sim(inventory, state_dir)
     for key, value in (("write_errors", write_errors), ("write_delay", write_delay), ("demand_rps", demand_rps)):
@@ -140,8 +179,11 @@ def faults(write_errors: Annotated[int | None, typer.Option("--write-errors", he
 
 
 @app.command("reset")
-def reset(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
-          yes: Annotated[bool, typer.Option("--yes", "-y")] = False) -> None:
+def reset(
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    state_dir: StateDirOpt = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y")] = False,
+) -> None:
     """Empty the sim platform (all resources, health, faults). The state backend is kept."""
     if not yes and not typer.confirm("Reset the sim platform?", default=False):
         raise typer.Exit(1)

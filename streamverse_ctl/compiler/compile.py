@@ -145,10 +145,13 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
             policies[name] = spec
             out.extend(_dns(name, spec, regions, drained, origin(kind, name), reasons))
     out.extend(_plugin_resources(inv, models))
-    for o in ci.overrides:
-        for r in out:
-            if r.origin.startswith(f"{o.kind}/{o.name} "):
-                reasons[r.id] = o.describe()
+    if ci.overrides:
+        # name the override only on resources it actually changes
+        plain = {x.id: x.spec for x in compile_inventory(inv, CompileInput(ci.drained, [], ci.platform)).resources}
+        for o in ci.overrides:
+            for res in out:
+                if res.origin.startswith(f"{o.kind}/{o.name} ") and plain.get(res.id) != res.spec:
+                    reasons[res.id] = o.describe()
     bindings, bound = _bind(inv, out, ci.platform, problems)
     if problems:
         raise InputError(problems)
@@ -157,7 +160,7 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
     return Compiled(
         resources=bound, bindings=bindings, reasons=reasons, overrides=list(ci.overrides),
         policies=policies, regions=regions,
-        failover=failover if isinstance(failover, m.FailoverPolicySpec) else m.FailoverPolicySpec(minRegionsServing=1),
+        failover=failover if isinstance(failover, m.FailoverPolicySpec) else m.FailoverPolicySpec(min_regions_serving=1),
         slo=slo if isinstance(slo, m.SLOSpec) else m.SLOSpec(),
     )
 
@@ -287,8 +290,9 @@ def _plugin_resources(inv: Inventory, models: Mapping[tuple[str, str], Any]) -> 
         if callable(fn):
             doc = inv.get(kind, name)
             made = fn(name, doc)
-            out.extend(r if r.origin else Resource(r.type, r.name, r.spec, r.provider, r.depends_on, r.requires,
-                                                   doc.describe() if doc else f"{kind}/{name}") for r in made)
+            where = doc.describe() if doc else f"{kind}/{name}"
+            out.extend(p if p.origin else Resource(p.type, p.name, p.spec, p.provider, p.depends_on, p.requires, where)
+                       for p in made)
     return out
 
 

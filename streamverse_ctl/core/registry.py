@@ -16,7 +16,6 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -134,6 +133,8 @@ def load_plugins() -> None:
     if _loaded:
         return
     _loaded = True
+    from importlib.metadata import entry_points
+
     from . import builtins
 
     builtins.register_all()

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import ValidationError
+
 from ..compiler import Override
 from ..core.errors import InputError, Problem
 from ..inventory.loader import _merge_patch
@@ -29,8 +31,8 @@ def stage_override(ws: Workspace, kind: str, name: str, merge: Mapping[str, Any]
     model = type(doc.model)
     try:
         model.model_validate(_merge_patch(doc.model.model_dump(by_alias=True, exclude_none=True), combined))
-    except Exception as exc:  # pydantic ValidationError: report in inventory terms
-        errors = getattr(exc, "errors", lambda: [{"msg": str(exc), "loc": ()}])()
+    except ValidationError as exc:  # report in inventory terms
+        errors = exc.errors()
         raise InputError([Problem(f"{e['msg']}", doc.file, doc.source.line, doc.ref,
                                   "spec." + ".".join(map(str, e["loc"]))) for e in errors], "override") from exc
     override = Override(kind, name, combined, whoami(), now(), reason)

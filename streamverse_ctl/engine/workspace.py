@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..compiler import CompileInput, Compiled, Override, compile_inventory
+from ..compiler import Compiled, CompileInput, Override, compile_inventory
 from ..core.errors import PermanentError, UnsupportedFeature
 from ..core.registry import providers as provider_registry
 from ..core.resources import RESOURCE_TYPES, Resource

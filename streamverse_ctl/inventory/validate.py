@@ -140,10 +140,10 @@ def check_meaning(inv: Inventory) -> list[Problem]:
         if regions and fp.min_regions_serving > len(regions):
             problems.append(d.problem(f"minRegionsServing {fp.min_regions_serving} is more than the "
                                       f"{len(regions)} regions declared", ("spec", "minRegionsServing")))
-    from ..core.resources import RESOURCE_TYPES
+    import fnmatch
 
     from ..core.registry import providers
-    import fnmatch
+    from ..core.resources import RESOURCE_TYPES
 
     for d in inv.of("Provider"):
         p: m.ProviderSpec = d.model

@@ -69,8 +69,8 @@ class Provider(abc.ABC):
         self.name = name
         self.settings = dict(settings)
         self.context = context
-        self.max_concurrency = int(self.settings.get("concurrency", type(self).max_concurrency))
-        self.retry_attempts = int(self.settings.get("retries", type(self).retry_attempts))
+        self.concurrency = int(self.settings.get("concurrency", type(self).max_concurrency))
+        self.attempts = int(self.settings.get("retries", type(self).retry_attempts))
 
     # ----- capabilities -------------------------------------------------------------------------
     def check(self, desired: Sequence[Resource]) -> list[str]:
@@ -109,7 +109,7 @@ class Provider(abc.ABC):
               finished: BatchListener | None = None) -> None:
         """Apply changes that do not depend on each other (the engine calls once per stage).
 
-        Batches run at most ``max_concurrency`` at a time; a batch that raises TemporaryError is
+        Batches run at most ``concurrency`` (setting, default ``max_concurrency``) at a time; a batch that raises TemporaryError is
         retried with backoff; on a permanent failure no new batch is started, running ones finish,
         and a :class:`ProviderError` naming the provider is raised.
         """
@@ -133,16 +133,16 @@ class Provider(abc.ABC):
                 with lock:
                     finished(batch, None)
 
-        if self.max_concurrency <= 1 or len(batches) == 1:
+        if self.concurrency <= 1 or len(batches) == 1:
             for b in batches:
                 run(b)
             return
-        with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix=self.name) as pool:
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix=self.name) as pool:
             pending = list(batches)
             running: set[Future[None]] = set()
             error: BaseException | None = None
             while (pending or running) and error is None:
-                while pending and len(running) < self.max_concurrency:
+                while pending and len(running) < self.concurrency:
                     running.add(pool.submit(run, pending.pop(0)))
                 done, running = wait(running, return_when=FIRST_EXCEPTION)
                 for fut in done:
@@ -176,7 +176,7 @@ class Provider(abc.ABC):
     def _retrying(self, fn: Callable[[], Any], what: str) -> Any:
         retryer = Retrying(
             retry=retry_if_exception_type(TemporaryError),
-            stop=stop_after_attempt(max(1, self.retry_attempts)),
+            stop=stop_after_attempt(max(1, self.attempts)),
             wait=_wait_for,
             reraise=True,
             before_sleep=lambda s: log.warning(
@@ -188,7 +188,7 @@ class Provider(abc.ABC):
             return retryer(fn)
         except TemporaryError as exc:
             raise ProviderError(f"provider '{self.name}': {what} still failing after "
-                                f"{self.retry_attempts} attempts: {redact(str(exc))}") from exc
+                                f"{self.attempts} attempts: {redact(str(exc))}") from exc
         except ProviderError:
             raise
         except StreamverseError as exc:

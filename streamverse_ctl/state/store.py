@@ -264,7 +264,7 @@ class StateStore:
 
     def journal_runs(self, kind: str | None = None, limit: int = 20, status: str | None = None
                      ) -> list[dict[str, Any]]:
-        q, args = "SELECT * FROM journal_runs WHERE 1=1", []
+        q, args = "SELECT * FROM journal_runs WHERE 1=1", list[Any]()
         if kind:
             q += " AND kind=?"
             args.append(kind)

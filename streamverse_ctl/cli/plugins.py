@@ -1,0 +1,80 @@
+"""``streamverse ctl plugins``: what is registered in each registry, and from where.
+
+Registries: ``providers``, ``kinds``, ``actions``, ``verbs`` (see :mod:`streamverse_ctl.core.registry`
+for the entry point groups and the plugin directories). Origin is ``builtin``, ``entry point
+(<distribution>)`` or the path of the plugin file that registered the entry.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from .common import Output, OutputOpt
+
+app = typer.Typer(help="List the registered providers, kinds, runbook actions and CLI verbs.",
+                  no_args_is_help=True, rich_markup_mode=None)
+
+LoadOpt = Annotated[bool, typer.Option(
+    "--load", help="Import every entry (not just the ones this run used) and report those that fail.")]
+RegistryOpt = Annotated[list[str] | None, typer.Option(
+    "--registry", "-r", help="Only these registries: providers, kinds, actions, verbs (repeatable).")]
+
+
+@app.callback()
+def _group() -> None:
+    """List the registered providers, kinds, runbook actions and CLI verbs."""
+
+
+def collect(load: bool = False, only: list[str] | None = None) -> dict[str, Any]:
+    """Every registry entry as plain data, plus the plugin directories searched and load errors."""
+    from ..core import registry
+    from ..core.errors import PermanentError
+
+    registry.load_plugins()
+    unknown = sorted(set(only or []) - set(registry.REGISTRIES))
+    if unknown:
+        raise typer.BadParameter(f"unknown registry {', '.join(unknown)} (known: "
+                                 f"{', '.join(registry.REGISTRIES)})", param_hint="--registry")
+    entries: list[dict[str, Any]] = []
+    for reg_name, reg in registry.REGISTRIES.items():
+        if only and reg_name not in only:
+            continue
+        for entry in reg.entries():
+            error = None
+            if load and not entry.loaded:
+                try:
+                    reg.get(entry.name)
+                except PermanentError as exc:
+                    error = str(exc)
+            entries.append({"registry": reg_name, "name": entry.name, "target": entry.target,
+                            "origin": entry.origin, "loaded": entry.loaded, "error": error})
+    return {
+        "entries": entries,
+        "pluginDirs": [str(d) for d in registry.plugin_dirs()],
+        "errors": list(registry.plugin_errors),
+    }
+
+
+@app.command("list")
+def list_(output: OutputOpt = Output.table, load: LoadOpt = False, registry: RegistryOpt = None) -> None:
+    """Show every registry entry: name, target, origin (builtin, entry point, plugin file), loaded."""
+    from .common import console, emit, simple_table
+
+    data = collect(load=load, only=registry)
+
+    def table() -> None:
+        rows = [(e["registry"], e["name"], e["target"], e["origin"],
+                 "error" if e["error"] else ("yes" if e["loaded"] else "no")) for e in data["entries"]]
+        simple_table(None, ["registry", "name", "target", "origin", "loaded"], rows)
+        con = console()
+        for e in data["entries"]:
+            if e["error"]:
+                con.print(f"[red]✗[/] {e['registry']} {e['name']}: {e['error']}", markup=True)
+        dirs = ", ".join(data["pluginDirs"]) or "none (no ./plugins, STREAMVERSE_PLUGIN_PATH unset)"
+        con.print(f"plugin directories: {dirs}")
+        for error in data["errors"]:
+            con.print(f"[red]plugin error:[/] {error}", markup=True)
+
+    emit(data, output, table)
