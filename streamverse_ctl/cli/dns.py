@@ -88,3 +88,53 @@ def overrides(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOp
     emit(items, output, lambda: simple_table("Overrides", ["target", "change", "who", "at", "reason"],
                                              [[f"{o['kind']}/{o['name']}", o["merge"], o["who"], o["at"], o["reason"]]
                                               for o in items]))
+
+
+@app.command("verify")
+def verify(
+    policy: Annotated[str | None, typer.Argument(help="TrafficPolicy name (default: all)")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for convergence.")] = 30.0,
+    inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, var: VarOpt = None,
+    platform: PlatformOpt = None, output: OutputOpt = Output.table,
+) -> None:
+    """Prove the authoritative servers answer what the inventory (with overrides) says; exit 1 if not."""
+    from ..core.errors import PermanentError
+
+    ws = workspace(inventory, state_dir, var, platform)
+    try:
+        if policy is not None and policy not in ws.compiled.policies:
+            raise PermanentError(f"no TrafficPolicy named '{policy}' (known: {', '.join(ws.compiled.policies)})")
+        results = []
+        for name, resources in ws.compiled.by_provider().items():
+            mine = [r for r in resources
+                    if r.type == "dns.record" and (policy is None or r.spec.get("policy") == policy)]
+            if mine:
+                results.extend(ws.provider(name).verify(mine, timeout))
+    finally:
+        ws.close()
+    bad = [r for r in results if not r.ok]
+    emit({"ok": not bad, "results": [r.__dict__ for r in results]}, output, lambda: simple_table(
+        "DNS verification", ["record", "ok", "seconds", "server", "detail"],
+        [[r.resource_id, "[green]yes[/]" if r.ok else "[red]NO[/]", f"{r.seconds:.2f}", r.server, r.detail]
+         for r in results]))
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command("query")
+def query(
+    name: Annotated[str, typer.Argument(help="Name to look up, e.g. www.streamverse.example")],
+    rtype: Annotated[str, typer.Option("--type", "-t", help="Record type.")] = "A",
+    server: Annotated[str, typer.Option("--server", "-s", help="HOST[:PORT] of the server to ask.")] = "127.0.0.1:53",
+    samples: Annotated[int, typer.Option("--samples", "-n", help="Ask N times (varying EDNS client subnet) "
+                                                                 "to see a weighted spread.")] = 1,
+    output: OutputOpt = Output.table,
+) -> None:
+    """Ask one DNS server directly (no recursion) and show the answers and their spread."""
+    from ..providers.dnsquery import lookup
+
+    res = lookup(server, name, rtype, samples)
+    total = sum(res.answers.values()) or 1
+    emit(res.__dict__, output, lambda: simple_table(
+        f"{res.fqdn} {res.rtype} @ {res.server} ({res.queries} queries)", ["answer", "count", "share"],
+        [[v, str(n), f"{n / total * 100:.1f} %"] for v, n in sorted(res.answers.items())] or [["(no answer)", "", ""]]))
