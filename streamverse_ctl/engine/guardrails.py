@@ -85,6 +85,8 @@ def check(changes: Sequence[Change], compiled: Compiled, actual: Sequence[Resour
                                     f"{len(healthy)} healthy region(s) {sorted(healthy)}; FailoverPolicy "
                                     f"minRegionsServing is {minimum}"))
     for c in changes:
+        if c.reason.startswith("takes over"):  # any resource type, not only DNS records
+            refusals.append(Refusal("adopt", f"{c.id} exists but was not created by StreamVerse Control"))
         if c.type != "dns.record" or c.after is None:
             continue
         gained = serving_regions([c.after]) - (serving_regions([c.before]) if c.before else set())
@@ -92,8 +94,6 @@ def check(changes: Sequence[Change], compiled: Compiled, actual: Sequence[Resour
             if not health.get(region, True):
                 refusals.append(Refusal("unhealthy-region", f"{c.id} would send traffic to region {region}, "
                                         "which health checks mark down"))
-        if c.reason.startswith("takes over"):
-            refusals.append(Refusal("adopt", f"{c.id} exists but was not created by StreamVerse Control"))
     return [r for r in refusals if r.name in UNFORCEABLE or r.name not in force]
 
 
