@@ -15,42 +15,61 @@ import typer
 
 from .. import __version__
 
-# verb module -> typer object attribute; each module is one verb (or one verb group)
-VERBS: list[tuple[str, str]] = [
-    ("validate", "command"),
-    ("plan", "command"),
-    ("apply", "command"),
-    ("diff", "command"),
-    ("get", "command"),
-    ("describe", "command"),
-    ("schema", "command"),
-    ("plugins", "app"),
-    ("state", "app"),
-    ("sim", "app"),
-    ("dns", "app"),
-    ("runbook", "app"),
-    ("failover", "command"),
-    ("failback", "command"),
-]
+# verb -> (typer object attribute in cli/<verb>.py, one-line help). The line is shown by
+# `ctl --help` without importing the verb (a test keeps it equal to the verb's own help), and only
+# the verb being run is built, so help and every command start fast.
+VERBS: dict[str, tuple[str, str]] = {
+    "validate": ("command",
+                 "Check an inventory's structure and meaning; report every problem with file, line and field."),
+    "plan": ("command", "Show what differs between the inventory and actual state, field by field, in apply order."),
+    "apply": ("command",
+              "Converge actual state to the inventory, behind the lock and guardrails, journaled and audited."),
+    "diff": ("command", "Show drift: what changed outside StreamVerse Control since it last wrote. Never acts."),
+    "get": ("command", "List inventory documents of a kind with their key settings and whether actual state matches."),
+    "describe": ("command", "One document in full: its source, effective spec (after overlays and overrides), the "
+                            "resources it"),
+    "schema": ("command", "Write the JSON Schema (draft 2020-12) of inventory documents, for editors and CI."),
+    "plugins": ("app", "List the registered providers, kinds, runbook actions and CLI verbs."),
+    "state": ("app", "The state backend: locks, audit log, journals."),
+    "sim": ("app", "The embedded sim platform (a local simulator, not a cloud): status, faults, drift."),
+    "dns": ("app", "DNS traffic steering: set weights, list overrides, verify answers, query."),
+    "runbook": ("app", "Runbooks: list, show, run, resume, history, abort."),
+    "failover": ("command", "Shift traffic away from a region (the regional-failover runbook)."),
+    "failback": ("command", "Return traffic to a region gradually (the regional-failback runbook)."),
+    "completion": ("command", 'Print the shell completion script: eval "$(streamverse ctl completion bash)".'),
+}
 
 HELP = "StreamVerse Control: plan, apply and operate the StreamVerse video platform."
 
 
-def build_ctl() -> typer.Typer:
+def verb_object(name: str) -> object | None:
+    """The typer command function or group of a verb, or None if this checkout lacks it."""
+    attr = VERBS[name][0]
+    try:
+        module = import_module(f"{__package__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__package__}.{name}":
+            return None
+        raise
+    return getattr(module, attr)
+
+
+def build_ctl(only: str | None = None) -> typer.Typer:
+    """The ``ctl`` group. With ``only``, that verb is built for real and the others are listed by
+    name and help line alone; without it (shell completion), all are built."""
     ctl = typer.Typer(name="ctl", help=HELP, no_args_is_help=True, rich_markup_mode=None,
                       context_settings={"help_option_names": ["-h", "--help"]})
-    for module_name, attr in VERBS:
-        try:
-            module = import_module(f"{__package__}.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"{__package__}.{module_name}":
-                continue  # verb not built yet in this checkout
-            raise
-        obj = getattr(module, attr)
+    for name, (attr, line) in VERBS.items():
+        if only is not None and name != only:
+            ctl.command(name=name, help=line, add_help_option=False)(_placeholder)
+            continue
+        obj = verb_object(name)
+        if obj is None:
+            continue
         if attr == "app":
-            ctl.add_typer(obj, name=module_name.replace("_", "-"))
+            ctl.add_typer(obj, name=name)  # type: ignore[arg-type]
         else:
-            ctl.command(name=module_name.replace("_", "-"), help=obj.__doc__)(obj)
+            ctl.command(name=name, help=obj.__doc__)(obj)  # type: ignore[arg-type,type-var]
     from ..core.registry import verbs
 
     for _name, register in verbs.items():
@@ -58,21 +77,38 @@ def build_ctl() -> typer.Typer:
     return ctl
 
 
-def build_root() -> typer.Typer:
+def _placeholder() -> None:  # never runs: a verb named on the command line is built for real
+    raise RuntimeError("verb placeholder invoked")
+
+
+def requested_verb(args: list[str]) -> str | None:
+    """The ctl verb named on a command line (``--help``: ""; shell completion: None, build all)."""
+    if any(k.startswith("_STREAMVERSE") and k.endswith("_COMPLETE") for k in os.environ):
+        from typer._completion_classes import completion_init
+
+        completion_init()
+        return None
+    for arg in args:
+        if not arg.startswith("-"):
+            return arg if arg in VERBS else ""
+    return ""
+
+
+def build_root(only: str | None = None) -> typer.Typer:
     root = typer.Typer(name="streamverse", help=HELP + " Run `streamverse --version` for the version.",
-                       no_args_is_help=True, rich_markup_mode=None, add_completion=True,
+                       no_args_is_help=True, rich_markup_mode=None, add_completion=False,
                        context_settings={"help_option_names": ["-h", "--help"]})
 
     @root.callback()
     def _main() -> None:
         pass
 
-    root.add_typer(build_ctl(), name="ctl")
+    root.add_typer(build_ctl(only), name="ctl")
     return root
 
 
 def _invoke(app: typer.Typer, prog: str) -> int:
-    import click
+    from typer._click import exceptions as cx  # typer vendors click; its exceptions are these
 
     from ..core.errors import StreamverseError
     from ..core.secrets import redact
@@ -80,12 +116,12 @@ def _invoke(app: typer.Typer, prog: str) -> int:
     try:
         rv = app(prog_name=prog, standalone_mode=False)
         return rv if isinstance(rv, int) else 0
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return int(exc.exit_code or 0)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         return 1
-    except click.ClickException as exc:
+    except cx.ClickException as exc:
         exc.show()
         return 1
     except StreamverseError as exc:
@@ -115,11 +151,13 @@ def run() -> None:
     if sys.argv[1:] in (["--version"], ["ctl", "--version"]):
         print(f"streamverse-ctl {__version__}")
         sys.exit(0)
-    sys.exit(_invoke(build_root(), "streamverse"))
+    args = sys.argv[1:]
+    only = requested_verb(args[1:] if args[:1] == ["ctl"] else [])
+    sys.exit(_invoke(build_root(only), "streamverse"))
 
 
 def run_ctl() -> None:
     if sys.argv[1:] == ["--version"]:
         print(f"streamverse-ctl {__version__}")
         sys.exit(0)
-    sys.exit(_invoke(build_ctl(), "streamverse-ctl"))
+    sys.exit(_invoke(build_ctl(requested_verb(sys.argv[1:])), "streamverse-ctl"))
