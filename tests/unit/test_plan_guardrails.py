@@ -44,7 +44,7 @@ def test_capacity_before_traffic_and_deletes_last_in_reverse_order() -> None:
     deletes = [c for c in changes if c.action == "delete"]
     assert changes == creates + deletes
     assert [c.type for c in creates] == sorted((c.type for c in creates), key=TYPE_ORDER.__getitem__)
-    assert [c.type for c in creates][0] == "platform.region" and creates[-1].type == "dns.record"
+    assert creates[0].type == "platform.region" and creates[-1].type == "dns.record"
     assert [c.type for c in deletes] == ["dns.record", "cdn.pop", "platform.region"]
     assert RESOURCE_TYPES.index("platform.region") < RESOURCE_TYPES.index("dns.record")
 
