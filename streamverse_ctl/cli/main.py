@@ -107,12 +107,40 @@ def build_root(only: str | None = None) -> typer.Typer:
     return root
 
 
+class _Redact:
+    """A logging filter that scrubs known secret values from every record."""
+
+    def filter(self, record: object) -> bool:
+        from ..core.secrets import redact
+
+        msg = getattr(record, "msg", "")
+        args = getattr(record, "args", None)
+        text = str(msg) % args if args else str(msg)
+        record.msg, record.args = redact(text), None  # type: ignore[attr-defined]
+        return True
+
+
+def _setup_logging() -> None:
+    """Warnings and above to stderr; STREAMVERSE_LOG_LEVEL=info|debug for more. Secrets are scrubbed."""
+    import logging
+
+    level = os.environ.get("STREAMVERSE_LOG_LEVEL", "WARNING").upper()
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(_Redact())
+    logger = logging.getLogger("streamverse")
+    logger.setLevel(getattr(logging, level, logging.WARNING))
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
 def _invoke(app: typer.Typer, prog: str) -> int:
     from typer._click import exceptions as cx  # typer vendors click; its exceptions are these
 
     from ..core.errors import StreamverseError
     from ..core.secrets import redact
 
+    _setup_logging()
     try:
         rv = app(prog_name=prog, standalone_mode=False)
         return rv if isinstance(rv, int) else 0
