@@ -105,11 +105,11 @@ class RFC2136Provider(Provider):
     provider_type = "rfc2136"
     resource_types: ClassVar[frozenset[str]] = frozenset({RECORD, HEALTHCHECK})
     features: ClassVar[frozenset[str]] = frozenset({FEATURE_FAILOVER, FEATURE_HEALTHCHECK})
-    max_concurrency = 1  # every UPDATE carries the SOA of the one before
+    max_concurrency: ClassVar[int] = 1  # every UPDATE carries the SOA of the one before
 
     def __init__(self, name: str, settings: Mapping[str, Any], context: ProviderContext) -> None:
         super().__init__(name, settings, context)
-        self.max_concurrency = 1  # type: ignore[misc]
+        self.concurrency = 1  # not a setting: batches must run one after the other
         missing = [k for k in ("server", "zone", "tsigKeyName", "tsigSecret") if not self.settings.get(k)]
         if missing:
             raise PermanentError(f"rfc2136 provider '{name}': missing setting(s) {', '.join(missing)}")

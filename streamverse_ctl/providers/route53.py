@@ -136,6 +136,7 @@ class Route53Provider(Provider):
         self._hc_names: dict[str, str] = {}  # id -> name
         self._hc_lock = threading.Lock()
         self._change_ids: list[str] = []
+        self._unowned: set[str] = set()  # ids read as not ours: an update of one is a takeover
         self._nonce = hashlib.sha256(f"{time.time_ns()}{id(self)}".encode()).hexdigest()[:12]
         session = boto3.session.Session(profile_name=self.settings.get("profile"))
         self.endpoint = self.settings.get("endpointUrl")
@@ -147,7 +148,7 @@ class Route53Provider(Provider):
                 retries={"mode": "adaptive", "max_attempts": int(self.settings.get("maxAttempts", 8))},
                 connect_timeout=float(self.settings.get("connectTimeout", 5)),
                 read_timeout=float(self.settings.get("readTimeout", 30)),
-                max_pool_connections=max(10, self.max_concurrency * 2),
+                max_pool_connections=max(10, self.concurrency * 2),
             ),
         )
         self.client.meta.events.register("before-call.route53", self._count_call)
@@ -238,7 +239,7 @@ class Route53Provider(Provider):
             return list(resp.get("ResourceTagSets", []))
 
         if groups:
-            with ThreadPoolExecutor(max_workers=max(1, self.max_concurrency)) as pool:
+            with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
                 for sets in pool.map(fetch, groups):
                     for ts in sets:
                         tags[ts["ResourceId"]] = {t["Key"]: t.get("Value", "") for t in ts.get("Tags", [])}
@@ -323,6 +324,7 @@ class Route53Provider(Provider):
                 spec["policy"] = marker.get("policy")
                 spec["region"] = marker.get("region")
             out.append(Resource(RECORD, record_name(spec), spec, self.name, managed=owned))
+        self._unowned = {r.id for r in out if not r.managed}
         return out
 
     @staticmethod
@@ -477,7 +479,8 @@ class Route53Provider(Provider):
                         ("CREATE", self._rrset(after, resolve)), ("CREATE", self._registry_rrset(after))]
             else:
                 out.append(("UPSERT", self._rrset(after, resolve)))
-                if (before["policy"], before["region"]) != (after["policy"], after["region"]):
+                takeover = "takes over" in change.reason or change.id in self._unowned
+                if takeover or (before["policy"], before["region"]) != (after["policy"], after["region"]):
                     out.append(("UPSERT", self._registry_rrset(after)))
         return out
 
