@@ -18,10 +18,8 @@ SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "delete": ("-", "
 
 def change_lines(c: Change, width: int = 48) -> list[str]:
     if c.action == "create":
-        keys = [f.path for f in c.fields]
-        shown = [f"{f.path}={short(f.after, 30)}" for f in c.fields[:4]]
-        more = f" (+{len(keys) - 4} more)" if len(keys) > 4 else ""
-        return [", ".join(shown) + more]
+        text = ", ".join(f"{f.path}={short(f.after, 18)}" for f in c.fields if f.after not in (None, [], {}))
+        return [short(text, 64)]
     if c.action == "delete":
         return ["(delete)"]
     return [f"{f.path}: {short(f.before, width // 2)} → {short(f.after, width // 2)}" for f in c.fields] or [
