@@ -19,7 +19,7 @@ app = typer.Typer(help="List the registered providers, kinds, runbook actions an
 LoadOpt = Annotated[bool, typer.Option(
     "--load", help="Import every entry (not just the ones this run used) and report those that fail.")]
 RegistryOpt = Annotated[list[str] | None, typer.Option(
-    "--registry", "-r", help="Only these registries: providers, kinds, actions, verbs (repeatable).")]
+    "--registry", "-r", metavar="NAME", help="Only these registries: providers, kinds, actions, verbs (repeatable).")]
 
 
 @app.callback()
@@ -60,15 +60,23 @@ def collect(load: bool = False, only: list[str] | None = None) -> dict[str, Any]
 @app.command("list")
 def list_(output: OutputOpt = Output.table, load: LoadOpt = False, registry: RegistryOpt = None) -> None:
     """Show every registry entry: name, target, origin (builtin, entry point, plugin file), loaded."""
-    from .common import console, emit, simple_table
+    from .common import console, emit
 
     data = collect(load=load, only=registry)
 
     def table() -> None:
-        rows = [(e["registry"], e["name"], e["target"], e["origin"],
-                 "error" if e["error"] else ("yes" if e["loaded"] else "no")) for e in data["entries"]]
-        simple_table(None, ["registry", "name", "target", "origin", "loaded"], rows)
+        from rich.table import Table
+
+        t = Table(header_style="bold")
+        for column in ("registry", "name", "loaded"):
+            t.add_column(column, no_wrap=True)
+        t.add_column("target", overflow="fold")
+        t.add_column("origin", overflow="fold")
+        for e in data["entries"]:
+            t.add_row(e["registry"], e["name"], "[red]error[/]" if e["error"] else ("yes" if e["loaded"] else "no"),
+                      e["target"], _short_path(e["origin"]))
         con = console()
+        con.print(t)
         for e in data["entries"]:
             if e["error"]:
                 con.print(f"[red]✗[/] {e['registry']} {e['name']}: {e['error']}", markup=True)
@@ -78,3 +86,14 @@ def list_(output: OutputOpt = Output.table, load: LoadOpt = False, registry: Reg
             con.print(f"[red]plugin error:[/] {error}", markup=True)
 
     emit(data, output, table)
+
+
+def _short_path(origin: str) -> str:
+    """A plugin file's path relative to the current directory when it is below it."""
+    import os
+
+    if os.path.isabs(origin):
+        rel = os.path.relpath(origin)
+        if not rel.startswith(".."):
+            return rel
+    return origin
