@@ -243,14 +243,14 @@ def test_throttling_and_5xx_are_absorbed_by_retries(moto: Any, tmp_path: Path, f
     _zone(moto.url)
     proxy = fault_proxy(moto.port)
     p = _provider(proxy.url, tmp_path, maxAttempts=2)
-    proxy.throttle(4)  # botocore retries 2x, then our TemporaryError retry takes over
+    proxy.throttle(3)  # botocore retries 2x, then our TemporaryError retry takes over
     desired = _desired()
     apply(p, desired)
-    assert proxy.injected == 4
+    assert proxy.injected == 3
     proxy.drop_connections()
-    proxy.http_errors(3, status=503)
+    proxy.http_errors(2, status=503)
     assert plan(p, desired) == []
-    assert proxy.injected == 7
+    assert proxy.injected == 5
 
 
 def test_unreachable_api_is_a_clear_error_and_writes_nothing(moto: Any, tmp_path: Path, fault_proxy: Any) -> None:

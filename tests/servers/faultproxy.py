@@ -6,7 +6,7 @@ upstream. The mode is switched at run time and applies to connections accepted a
 
 * ``pass``       forward bytes both ways
 * ``latency``    forward, delaying every chunk by ``latency`` seconds
-* ``reset``      close each new connection at once with a TCP reset
+* ``reset``      close each new connection at once with a TCP reset (``count`` times, or always)
 * ``blackhole``  accept and read, never answer
 * ``http``       answer each new connection's first HTTP request with ``status`` (503, or 400 +
                  a Route 53 ``Throttling`` body via :meth:`throttle`) and close it; after
@@ -38,7 +38,7 @@ class Mode:
     status: int = 503
     body: bytes = b"injected fault"
     content_type: str = "text/plain"
-    count: int | None = None  # http mode: how many answers before going back to pass
+    count: int | None = None  # http/reset modes: how many faults before going back to pass
 
 
 class FaultProxy:
@@ -114,7 +114,7 @@ class FaultProxy:
     def _take_mode(self) -> Mode:
         with self._lock:
             mode = self.mode
-            if mode.name == "http" and mode.count is not None:
+            if mode.name in ("http", "reset") and mode.count is not None:
                 mode.count -= 1
                 if mode.count <= 0:
                     self.mode = Mode()
