@@ -110,7 +110,7 @@ class HealthEndpoint:
         owner = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server API
+            def do_GET(self) -> None:
                 ok = owner.healthy.get(self.path, True)
                 self.send_response(200 if ok else 503)
                 self.send_header("Content-Length", "2")
