@@ -281,3 +281,17 @@ def test_min_regions_serving_above_region_count(tmp_path: Path) -> None:
 def test_demo_inventory_is_valid(demo_copy: Path) -> None:
     inv = load_inventory(demo_copy)
     assert len(inv.of("Region")) == 6 and len(inv.of("PoP")) == 12
+
+
+@pytest.mark.parametrize("text, message", [
+    ("&a [*a]\n", "an alias refers to a node that contains it"),
+    ("a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)),
+     "values after expanding aliases"),
+    ("[" * 3000 + "]" * 3000, "nested"),
+    ("a: 1\nb: \x07\n", "control characters are not allowed"),
+])
+def test_hostile_yaml_is_a_problem_not_a_crash(tmp_path: Path, text: str, message: str) -> None:
+    inv = minimal(tmp_path / "inv", extra={"evil.yaml": text})
+    [p] = [p for p in problems_of(inv) if p.file.endswith("evil.yaml")]
+    assert message in p.message and p.line is not None
