@@ -16,7 +16,9 @@ Settings (``Provider`` document ``spec.settings``)
 
 Routing: simple, weighted, latency, geolocation and failover record sets are native (one record
 set per region, ``SetIdentifier`` = ``set_id``); alias targets are written and read as a single
-value ``alias:<HostedZoneId>:<DNSName>[:evaluate]``.
+value ``alias:<HostedZoneId>:<DNSName>[:evaluate]`` with ``ttl`` 0 (aliases have no TTL). A
+record's ``health_check`` is the name of an owned ``dns.healthcheck`` (resolved to its id when
+applying); a health check the tool does not own reads as ``route53:<id>``.
 
 Ownership
 ---------
