@@ -7,6 +7,7 @@ BUILTIN_PROVIDERS = {
     "route53": "streamverse_ctl.providers.route53:Route53Provider",
     "rfc2136": "streamverse_ctl.providers.rfc2136:RFC2136Provider",
     "powerdns": "streamverse_ctl.providers.powerdns:PowerDNSProvider",
+    "kubernetes": "streamverse_ctl.providers.kubernetes:KubernetesProvider",
 }
 
 BUILTIN_KINDS = {
@@ -22,7 +23,25 @@ BUILTIN_KINDS = {
     "Provider": "streamverse_ctl.inventory.models:ProviderSpec",
 }
 
-BUILTIN_ACTIONS: dict[str, str] = {}  # filled by the runbook engine's module (see runbook/actions.py)
+_A = "streamverse_ctl.runbook.actions"
+BUILTIN_ACTIONS: dict[str, str] = {
+    "dns.set_weights": f"{_A}.dns:set_weights",
+    "dns.verify": f"{_A}.dns:verify",
+    "dns.clear_override": f"{_A}.dns:clear_override",
+    "region.drain": f"{_A}.region:drain",
+    "region.serve": f"{_A}.region:serve",
+    "failover.check": f"{_A}.failover:check_failover",
+    "failback.check": f"{_A}.failover:check_failback",
+    "apply": f"{_A}.misc:apply",
+    "pool.scale": f"{_A}.pool:scale",
+    "cdn.warm": f"{_A}.cdn:warm",
+    "cdn.set_ttl": f"{_A}.cdn:set_ttl",
+    "ratelimit.set": f"{_A}.ratelimit:set_limit",
+    "health.check": f"{_A}.health:check",
+    "ansible.playbook": f"{_A}.ansible:playbook",
+    "notify": f"{_A}.misc:notify",
+    "sleep": f"{_A}.misc:sleep",
+}
 
 
 def register_all() -> None:

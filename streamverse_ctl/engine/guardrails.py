@@ -20,7 +20,7 @@ from ..core.errors import Refusal
 from ..core.resources import Change, Resource
 from ..inventory.models import Guardrails
 
-FORCEABLE = ("change-size", "min-regions", "unhealthy-region", "adopt")
+FORCEABLE = ("change-size", "min-regions", "unhealthy-region", "adopt", "capacity")  # capacity: runbook checks
 UNFORCEABLE = ("zero-serving",)
 
 

@@ -20,6 +20,14 @@ CREATE TABLE IF NOT EXISTS region_health (
 CREATE TABLE IF NOT EXISTS pop_metrics (
   pop TEXT PRIMARY KEY, hit_ratio REAL NOT NULL, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rate_limits (
+  scope TEXT PRIMARY KEY, rps INTEGER NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS origin_nodes (
+  region TEXT PRIMARY KEY, nodes INTEGER NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS viral (
+  video TEXT PRIMARY KEY, started_at REAL NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS pop_warm (
+  pop TEXT PRIMARY KEY, warmed_at REAL NOT NULL, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
 """
@@ -29,6 +37,7 @@ DEFAULTS: dict[str, Any] = {
     "write_errors": 0,  # the next N writes fail with a retryable error (throttling)
     "write_delay": 0.0,  # seconds each write takes (to rehearse a kill -9 mid-apply)
     "base_hit_ratio": 0.97,  # CDN hit ratio of a warm PoP
+    "viral_recovery_seconds": 3.0,  # how long a PoP takes to reach its hit ratio once a viral video is warm
 }
 
 
@@ -127,7 +136,73 @@ class SimStore:
     def hit_ratios(self) -> dict[str, float]:
         base = float(self.setting("base_hit_ratio"))
         measured = {r["pop"]: r["hit_ratio"] for r in self.db.execute("SELECT * FROM pop_metrics").fetchall()}
-        return {name: measured.get(name, base) for _, name, _, _ in self.read(["cdn.pop"])}
+        out = {name: measured.get(name, base) for _, name, _, _ in self.read(["cdn.pop"])}
+        videos = self.viral_videos()
+        if videos:
+            from .model import viral_hit_ratio
+
+            warm_sets = self._updated("cdn.warm_set")
+            policies = self._updated("cdn.cache_policy")
+            recovery = float(self.setting("viral_recovery_seconds"))
+            for pop in out:
+                for video, started in videos.items():
+                    out[pop] = min(out[pop], viral_hit_ratio(base, video, started, pop, warm_sets, policies,
+                                                             recovery))
+        return out
+
+    def _updated(self, rtype: str) -> list[tuple[dict[str, Any], float]]:
+        rows = self.db.execute("SELECT spec, updated_at FROM resources WHERE type=?", (rtype,)).fetchall()
+        return [(json.loads(r["spec"]), datetime.fromisoformat(r["updated_at"].replace("Z", "+00:00")).timestamp())
+                for r in rows]
+
+    # ----- viral content, rate limits, origin capacity, cache warming (sim-only models) ----------
+    def start_viral(self, video: str) -> None:
+        with self.tx() as db:
+            db.execute("INSERT OR REPLACE INTO viral VALUES (?,?,?)", (video, time.time(), _now()))
+            self._event(db, "viral.start", {"video": video})
+
+    def end_viral(self, video: str | None = None) -> int:
+        with self.tx() as db:
+            n = (db.execute("DELETE FROM viral WHERE video=?", (video,)) if video
+                 else db.execute("DELETE FROM viral")).rowcount
+            self._event(db, "viral.end", {"video": video})
+            return n
+
+    def viral_videos(self) -> dict[str, float]:
+        return {r["video"]: r["started_at"] for r in self.db.execute("SELECT * FROM viral").fetchall()}
+
+    def set_rate_limit(self, scope: str, rps: int | None) -> None:
+        with self.tx() as db:
+            if rps is None:
+                db.execute("DELETE FROM rate_limits WHERE scope=?", (scope,))
+            else:
+                db.execute("INSERT OR REPLACE INTO rate_limits VALUES (?,?,?)", (scope, int(rps), _now()))
+            self._event(db, "ratelimit.set", {"scope": scope, "rps": rps})
+
+    def rate_limits(self) -> dict[str, int]:
+        return {r["scope"]: r["rps"] for r in self.db.execute("SELECT * FROM rate_limits ORDER BY scope").fetchall()}
+
+    def set_origin_nodes(self, region: str, nodes: int | None) -> None:
+        with self.tx() as db:
+            if nodes is None:
+                db.execute("DELETE FROM origin_nodes WHERE region=?", (region,))
+            else:
+                db.execute("INSERT OR REPLACE INTO origin_nodes VALUES (?,?,?)", (region, int(nodes), _now()))
+            self._event(db, "origin.scale", {"region": region, "nodes": nodes})
+
+    def origin_nodes(self) -> dict[str, int]:
+        return {r["region"]: r["nodes"] for r in self.db.execute("SELECT * FROM origin_nodes ORDER BY region")}
+
+    def warm_pops(self, pops: list[str]) -> None:
+        """A cache-warming job for these PoPs: their hit ratio is back at the base one."""
+        with self.tx() as db:
+            for pop in pops:
+                db.execute("INSERT OR REPLACE INTO pop_warm VALUES (?,?,?)", (pop, time.time(), _now()))
+                db.execute("DELETE FROM pop_metrics WHERE pop=?", (pop,))
+            self._event(db, "cdn.warm", {"pops": pops})
+
+    def warmed_pops(self) -> dict[str, str]:
+        return {r["pop"]: r["at"] for r in self.db.execute("SELECT * FROM pop_warm ORDER BY pop")}
 
     # ----- events -------------------------------------------------------------------------------
     def _event(self, db: sqlite3.Connection, kind: str, detail: Mapping[str, Any]) -> None:
@@ -143,6 +218,7 @@ class SimStore:
 
     def reset(self) -> None:
         with self.tx() as db:
-            for table in ("resources", "region_health", "pop_metrics", "settings", "events"):
+            for table in ("resources", "region_health", "pop_metrics", "settings", "events", "rate_limits",
+                          "origin_nodes", "viral", "pop_warm"):
                 db.execute(f"DELETE FROM {table}")
             self._event(db, "reset", {})

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from .apply import ForceOpt
+from .common import DEFAULT_INVENTORY, InventoryOpt, Output, OutputOpt, PlatformOpt, StateDirOpt, VarOpt
+from .runbook import ApproveOpt, DryRunOpt, RunbooksOpt, YesOpt, execute
+
+
+def command(
+    region: Annotated[str, typer.Argument(help="The drained region to bring back.")],
+    step: Annotated[int, typer.Option("--step", help="Percent per step (default: FailoverPolicy, 10).")] = 0,
+    interval: Annotated[str, typer.Option("--interval", help="Pause between steps (default: FailoverPolicy, "
+                                                             "10m).")] = "",
+    gate_timeout: Annotated[str, typer.Option("--gate-timeout", help="Health gate per step before pausing.")] = "2m",
+    policy: Annotated[str, typer.Option("--policy", help="Weighted TrafficPolicy.")] = "www",
+    dry_run: DryRunOpt = False, yes: YesOpt = False, approve: ApproveOpt = None, force: ForceOpt = None,
+    inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, var: VarOpt = None,
+    platform: PlatformOpt = None, runbooks: RunbooksOpt = None, output: OutputOpt = Output.table,
+) -> None:
+    """Bring a drained region back gradually (the regional-failback runbook), pausing on regression.
+
+    Weights return step by step with a health gate between steps; at the end the drained mark and
+    the weights override are cleared. Resume a paused run with `streamverse ctl runbook resume RUN_ID`.
+    """
+    execute("regional-failback", {"region": region, "policy": policy, "step": step, "interval": interval,
+                                  "gate_timeout": gate_timeout},
+            inventory=inventory, state_dir=state_dir, var=var, platform=platform, dry_run=dry_run, yes=yes,
+            approve=approve, force=force, output=output, runbooks=runbooks)

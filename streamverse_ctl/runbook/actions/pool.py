@@ -1,0 +1,54 @@
+"""Capacity actions: ``pool.scale`` (transcode pools via override; origin nodes on the sim platform)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...core.errors import PermanentError
+from ..context import ActionContext
+from ..overrides import clear, current_spec, set_or_clear
+
+
+def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None, min_nodes: int | None = None,
+          origin_nodes: int | None = None, reset: bool = False) -> dict[str, Any]:
+    """Raise a transcode pool's floor (``min_nodes``, its ``maxNodes`` grows with it if needed) and/or the
+    origin's node count of ``region``; ``reset: true`` returns both to the inventory."""
+    ws = ctx.ws
+    docs = [d for d in ws.inventory.of("TranscodePool")
+            if (pool is None or d.name == pool) and (region is None or d.model.region == region)]
+    if pool is None and region is None:
+        raise PermanentError("pool.scale needs a region or a pool")
+    if region is not None and region not in ws.compiled.regions:
+        raise PermanentError(f"unknown region '{region}'")
+    out: dict[str, Any] = {"pools": {}, "origin": None}
+    if min_nodes is not None or reset:
+        if not docs:
+            raise PermanentError(f"no TranscodePool matches {pool or region}")
+        for d in docs:
+            target = [f"TranscodePool/{d.name}"]
+            if reset:
+                if any((o.kind, o.name) == ("TranscodePool", d.name) for o in ws.overrides()):
+                    clear(ctx, "TranscodePool", d.name, target)
+                out["pools"][d.name] = d.model.min_nodes
+                continue
+            assert min_nodes is not None
+            spec = current_spec(ctx, "TranscodePool", d.name)
+            merge: dict[str, Any] = {"minNodes": int(min_nodes)}
+            if int(min_nodes) > spec.max_nodes:
+                merge["maxNodes"] = int(min_nodes)
+            set_or_clear(ctx, "TranscodePool", d.name, merge,
+                         f"runbook {ctx.runbook} ({ctx.run_id}): scale to {min_nodes} nodes", target)
+            out["pools"][d.name] = int(min_nodes)
+    if origin_nodes is not None or (reset and region is not None):
+        if region is None:
+            raise PermanentError("origin_nodes needs a region")
+        value = None if reset else int(origin_nodes or 0)
+        if ctx.dry_run:
+            ctx.note(f"would set origin nodes of {region} to {value if value is not None else 'the default'}")
+        else:
+            store = ctx.require_sim("pool.scale of origin nodes")
+            with ws.state.lock("apply", purpose=ctx.purpose, timeout=60):
+                store.set_origin_nodes(region, value)
+                ctx.audit("origin.scale", region, "ok", nodes=value)
+        out["origin"] = {region: value}
+    return out

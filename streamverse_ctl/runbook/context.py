@@ -1,0 +1,101 @@
+"""What an action receives: the workspace, the run, and helpers to apply changes behind guardrails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core.errors import GuardrailRefused, PermanentError
+from ..engine.operations import persist_pending
+from .events import Events
+
+if TYPE_CHECKING:
+    from ..engine.plan import Plan
+    from ..engine.workspace import Workspace
+    from ..providers.sim.store import SimStore
+
+
+@dataclass
+class ActionContext:
+    ws: Workspace
+    runbook: str
+    run_id: str
+    step: str
+    dry_run: bool
+    force: frozenset[str]
+    events: Events
+    runbook_dir: Path
+    artifacts_dir: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def purpose(self) -> str:
+        return f"runbook {self.runbook} {self.run_id} step {self.step}"
+
+    def note(self, text: str, **data: Any) -> None:
+        self.events("step.note", step=self.step, text=text, **data)
+
+    def sim(self) -> SimStore | None:
+        """The sim platform's store when the workspace runs on it, else None."""
+        for name, binding in self.ws.compiled.bindings.items():
+            if binding.type == "sim":
+                return self.ws.provider(name).store  # type: ignore[attr-defined, no-any-return]
+        return None
+
+    def require_sim(self, what: str) -> SimStore:
+        store = self.sim()
+        if store is None:
+            raise PermanentError(f"{what}: no provider for this exists yet except the sim platform; this "
+                                 "inventory binds no sim provider (run with --platform sim to rehearse)")
+        return store
+
+    def apply(self, targets: Sequence[str], *, staged: bool = True,
+              before_write: Callable[[], None] | None = None) -> dict[str, Any]:
+        """Plan ``targets`` and apply behind lock, guardrails, journal and audit (``apply``'s path).
+
+        Changes staged on the workspace (overrides, region states) are persisted under the lock only
+        once the guardrails pass. In a dry run the plan is reported and nothing is written.
+        """
+        from ..engine.apply import apply_plan
+
+        plan = self.ws.plan(list(targets), force=sorted(self.force))
+        self._report(plan)
+        summary = {"plan_id": plan.id, "summary": plan.summary(),
+                   "changes": [f"{c.action} {c.id}" for c in plan.changes][:50]}
+        if self.dry_run:
+            if plan.refusals:
+                self.note("the guardrails would refuse this step: "
+                          + "; ".join(f"[{r.name}] {r.message}" for r in plan.refusals))
+            return {**summary, "applied": 0, "dry_run": True}
+        if plan.refusals:
+            self.ws.state.audit("apply", plan.id, "refused", refusals=[r.message for r in plan.refusals],
+                                forced=sorted(self.force), runbook=self.runbook, run_id=self.run_id, step=self.step)
+            raise GuardrailRefused(plan.refusals)
+
+        def write() -> None:
+            if staged:
+                persist_pending(self.ws)
+            if before_write is not None:
+                before_write()
+
+        result = apply_plan(self.ws, plan, force=self.force, purpose=self.purpose, before_write=write,
+                            lock_timeout=60.0)
+        self.ws.refresh()
+        bad = [v.resource_id for v in result.verify if not v.ok]
+        if bad:
+            raise PermanentError(f"applied, but {len(bad)} resource(s) did not converge: {', '.join(bad[:5])}")
+        return {**summary, "applied": result.applied, "apply_run": result.run_id, "verified": len(result.verify)}
+
+    def _report(self, plan: Plan) -> None:
+        changes = [{"action": c.action, "id": c.id,
+                    "fields": [{"path": f.path, "before": f.before, "after": f.after} for f in c.fields][:8]}
+                   for c in plan.changes[:40]]
+        self.events("step.plan", step=self.step, plan_id=plan.id, summary=plan.summary(), changes=changes,
+                    refusals=[{"name": r.name, "message": r.message} for r in plan.refusals])
+
+    def audit(self, action: str, target: str, result: str = "ok", **detail: Any) -> None:
+        if not self.dry_run:
+            self.ws.state.audit(action, target, result, runbook=self.runbook, run_id=self.run_id,
+                                step=self.step, **detail)
