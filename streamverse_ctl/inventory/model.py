@@ -62,15 +62,22 @@ class Inventory:
     variables: dict[str, Any] = field(default_factory=dict)
     state_path: Path | None = None
     layers: list[Path] = field(default_factory=list)  # base first, this directory last
+    _index: dict[tuple[str, str], Document] = field(default_factory=dict, repr=False, compare=False)
+    _index_key: tuple[int, int] | None = field(default=None, repr=False, compare=False)
 
     def of(self, kind: str) -> list[Document]:
         return [d for d in self.documents if d.kind == kind]
 
     def get(self, kind: str, name: str) -> Document | None:
-        for d in self.documents:
-            if d.kind == kind and d.name == name:
-                return d
-        return None
+        # an index, rebuilt when the document list is replaced or changes length (compiling a
+        # production inventory looks up thousands of documents: a scan each time was quadratic)
+        key = (id(self.documents), len(self.documents))
+        if self._index_key != key:
+            self._index = {}
+            for d in self.documents:
+                self._index.setdefault((d.kind, d.name), d)
+            self._index_key = key
+        return self._index.get((kind, name))
 
     def specs(self, kind: str, model: type[M]) -> dict[str, M]:
         """Name -> validated spec for every document of ``kind``."""

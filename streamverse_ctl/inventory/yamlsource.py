@@ -99,7 +99,12 @@ def _construct_collection(node: yaml.Node, path: Path_, lines: dict[Path_, int],
 _resolver = yaml.SafeLoader("")  # used only to construct scalars with YAML 1.1 core types
 
 
+_STR = "tag:yaml.org,2002:str"
+
+
 def _scalar(node: yaml.Node) -> Any:
+    if node.tag == _STR and isinstance(node, yaml.ScalarNode):
+        return node.value  # the common case, without the constructor's bookkeeping
     return _resolver.construct_object(node, deep=True)
 
 
