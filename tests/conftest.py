@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.servers.fixtures"]
+pytest_plugins = ["tests.servers.fixtures", "tests.servers.fixtures_k8s_prom"]
 
 REPO = Path(__file__).resolve().parent.parent
 INVENTORIES = REPO / "inventories"
