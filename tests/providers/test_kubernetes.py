@@ -275,11 +275,15 @@ class _Forbidding(http.server.BaseHTTPRequestHandler):
     """An API server that refuses every request, as a real one does for a bad or unprivileged token."""
 
     status = 401
+    calls = 0
 
     def do_GET(self) -> None:
+        type(self).calls += 1
         body = b'{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","code":401}'
         self.send_response(type(self).status)
         self.send_header("Content-Type", "application/json")
+        if type(self).status == 429:
+            self.send_header("Retry-After", "0")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -306,3 +310,31 @@ def test_unauthorized_is_permanent_and_hides_the_token(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_throttling_is_retried_then_reported(tmp_path: Path) -> None:
+    class Throttling(_Forbidding):
+        status = 429
+        calls = 0
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Throttling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        p = provider(tmp_path, server=f"http://127.0.0.1:{server.server_address[1]}", retries=3)
+        with pytest.raises(ProviderError, match=r"still failing after 3 attempts: .*HTTP 429"):
+            p.read(["transcode.pool"])
+        assert Throttling.calls == 3
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_verify_reads_back(kube: Kube, raw: Raw, tmp_path: Path) -> None:
+    p = provider(tmp_path, server=kube.url, namespace=kube.namespace)
+    desired = [ladder(), pool("transcode-us-east", "us-east")]
+    converge(p, desired)
+    assert [(v.resource_id, v.ok) for v in p.verify(desired)] == [
+        ("transcode.ladder/main", True), ("transcode.pool/transcode-us-east", True)]
+    raw.patch_deployment("transcode-us-east", {"spec": {"replicas": 0}})
+    results = p.verify(desired)
+    assert [(v.ok, v.detail) for v in results] == [(True, ""), (False, "differs")]
