@@ -11,6 +11,8 @@ Settings (``Provider`` document ``spec.settings``)
 ``waitInsync``    wait for every change batch to reach INSYNC (default false)
 ``insyncTimeout`` seconds to wait for INSYNC (default 300)
 ``maxAttempts``   botocore adaptive-retry attempts per call (default 8)
+``readTimeout``   seconds to wait for an API answer (default 60); a change batch retried after a
+                  timeout that had in fact been applied is recognised (batches are atomic)
 ``pageSize``      ListResourceRecordSets page size (default and AWS maximum: 300)
 ``concurrency``   change batches in flight at once (default 4)
 
@@ -149,7 +151,7 @@ class Route53Provider(Provider):
             config=Config(
                 retries={"mode": "adaptive", "max_attempts": int(self.settings.get("maxAttempts", 8))},
                 connect_timeout=float(self.settings.get("connectTimeout", 5)),
-                read_timeout=float(self.settings.get("readTimeout", 30)),
+                read_timeout=float(self.settings.get("readTimeout", 60)),
                 max_pool_connections=max(10, self.concurrency * 2),
             ),
         )
@@ -495,7 +497,33 @@ class Route53Provider(Provider):
         others = [c for c in batch if c.action != "delete"]
         changes = [{"Action": a, "ResourceRecordSet": rr} for c in deletes + others
                    for a, rr in self._route53_changes(c)]
-        self._submit(changes, f"{len(batch)} record change(s)")
+        try:
+            self._submit(changes, f"{len(batch)} record change(s)")
+        except PermanentError as exc:
+            # A timed-out attempt may have landed before botocore retried it: batches are atomic,
+            # so if the first change's effect is there, the whole batch is.
+            if ("already exists" in str(exc) or "not found" in str(exc)) and self._landed(changes[0]):
+                log.info("%s: batch had already been applied by an earlier attempt", self._where())
+                return
+            raise
+
+    def _landed(self, change: Mapping[str, Any]) -> bool:
+        want = change["ResourceRecordSet"]
+        resp = self._call("list_resource_record_sets", HostedZoneId=self.zone_id, StartRecordName=want["Name"],
+                          StartRecordType=want["Type"], MaxItems="300")
+        found = None
+        for rr in resp.get("ResourceRecordSets", []):
+            if (absolute(_unescape(rr["Name"])) == absolute(want["Name"]) and rr["Type"] == want["Type"]
+                    and rr.get("SetIdentifier") == want.get("SetIdentifier")):
+                found = rr
+                break
+        if change["Action"] == "DELETE":
+            return found is None
+        if found is None:
+            return False
+        return all(found.get(k) == v for k, v in want.items() if k not in ("Name", "ResourceRecords")) and \
+            sorted(v["Value"] for v in found.get("ResourceRecords", [])) == \
+            sorted(v["Value"] for v in want.get("ResourceRecords", []))
 
     def _submit(self, changes: list[dict[str, Any]], what: str) -> None:
         if not changes:

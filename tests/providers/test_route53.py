@@ -281,3 +281,17 @@ def test_endpoint_from_environment_and_verify_through_the_api(moto: Any, tmp_pat
     bad = rec(Z, "api", values=["192.0.2.1"], ttl=120)
     [res] = p.verify([bad], timeout=0.1)
     assert not res.ok and "differs" in res.detail
+
+
+def test_a_retried_batch_that_had_landed_is_recognised(moto: Any, tmp_path: Path) -> None:
+    _zone(moto.url)
+    p = _provider(moto.url, tmp_path)
+    desired = [rec(Z, "a", values=["192.0.2.1"]), rec(Z, "b", values=["192.0.2.2"])]
+    changes = plan(p, desired)
+    p.apply(changes)
+    p.apply(changes)  # as if botocore retried after a timeout although the first attempt landed
+    assert plan(p, desired) == []
+    clash = [Change("create", "dns.record", desired[0].name, "r53", None,
+                    {**desired[0].spec, "values": ["203.0.113.9"]})]
+    with pytest.raises(ProviderError, match="already exists"):
+        p.apply([*clash, *changes])  # what exists differs: a real conflict stays an error
