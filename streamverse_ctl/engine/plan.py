@@ -137,7 +137,7 @@ def diff(desired: Sequence[Resource], actual: Sequence[Resource], reasons: Mappi
             changes.append(Change("create", r.type, r.name, r.provider, None, dict(r.spec),
                                   diff_fields({}, dict(r.spec)), reasons.get(r.id, drifted.get(r.id, "")), r.origin))
             continue
-        fields = diff_fields(dict(cur.spec), dict(r.spec))
+        fields = [] if cur.spec == r.spec else diff_fields(dict(cur.spec), dict(r.spec))
         if fields or not cur.managed:
             reason = reasons.get(r.id) or drifted.get(r.id, "")
             if not cur.managed:
