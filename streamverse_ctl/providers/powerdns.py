@@ -422,6 +422,16 @@ class PowerDNSProvider(Provider):
             out.append(self._lua_rrset(fqdn, lua_old, sets, hc_url))
         return out
 
+    def region_health(self) -> Mapping[str, bool]:
+        """Region -> healthy (all of its checks pass), probed by the tool like the LUA checks do."""
+        checks = self._hcs(self._fetch())
+        status = probe_many({n: s for n, s in checks.items() if s["protocol"] != "TCP"})
+        out: dict[str, bool] = {}
+        for name, spec in checks.items():
+            if spec.get("region") and name in status:
+                out[spec["region"]] = out.get(spec["region"], True) and status[name]
+        return out
+
     # ----- verify -----------------------------------------------------------------------------------
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
         """Query ``nameservers`` until answers match.

@@ -459,9 +459,15 @@ class RFC2136Provider(Provider):
 
     # ----- verify / health --------------------------------------------------------------------------
     def region_health(self) -> Mapping[str, bool]:
+        """Region -> healthy (all of its checks pass), from a fresh probe of every owned check."""
         state = self._state or self._axfr()
-        return {spec["region"]: self._health.get(name, True)
-                for name, (spec, _) in self._owned_hcs(state).items() if spec.get("region")}
+        checks = {n: s for n, (s, _) in self._owned_hcs(state).items()}
+        status = probe_many(checks, self.probe_timeout)
+        out: dict[str, bool] = {}
+        for name, spec in checks.items():
+            if spec.get("region"):
+                out[spec["region"]] = out.get(spec["region"], True) and status[name]
+        return out
 
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
         state = self._axfr()

@@ -225,6 +225,7 @@ def test_health_checked_answers_follow_the_servers_own_checks(pdns: Any, tmp_pat
     assert query(pdns.address, "fo.sv.example.", "A") == {"192.0.2.61"}
     assert set(_shares(pdns, "www.sv.example.", 50)) == {"192.0.2.20"}
     assert plan(p, desired) == []  # the zone itself did not change
+    assert p.region_health() == {"us-east": False, "eu-west": True}
 
     # a health check's target changes: the LUA code embedding its URL is regenerated
     desired[1] = hc("www/eu-west", "127.0.0.1", port=port, path="/eu-west-v2", region="eu-west")
