@@ -98,7 +98,9 @@ class Workspace:
                 raise PermanentError(f"no provider named '{name}' in the inventory")
             cls = provider_registry.get(binding.type)
             settings = resolve_settings(binding.settings, f"provider '{name}'")
-            ctx = ProviderContext(self.state_dir, self.dry_run)
+            regions = {n: {"cloud_region": r.cloud_region, "kube_context": r.kube_context,
+                           "endpoints": list(r.endpoints)} for n, r in self.compiled.regions.items()}
+            ctx = ProviderContext(self.state_dir, self.dry_run, regions=regions)
             self._providers[name] = cls(name, settings, ctx)
         return self._providers[name]
 
@@ -135,10 +137,24 @@ class Workspace:
             actual.extend(self.provider(name).read(types))
         return actual
 
+    def metrics_source(self) -> Any:
+        """The Prometheus named by the SLO's ``prometheusUrl`` (None on the sim platform or without one)."""
+        url = self.compiled.slo.prometheus_url
+        if not url or self.platform == "sim" or not self.inventory.of("Provider"):
+            return None
+        from ..providers.prometheus import PrometheusSource
+
+        return PrometheusSource(url)
+
     def health(self) -> dict[str, bool]:
+        """Region -> healthy: down if any source (a provider, or Prometheus probes) says so."""
         out: dict[str, bool] = {}
-        for p in self.providers().values():
-            for region, ok in p.region_health().items():
+        sources = [p.region_health() for p in self.providers().values()]
+        prom = self.metrics_source()
+        if prom is not None:
+            sources.append(prom.region_health(list(self.compiled.regions)))
+        for health in sources:
+            for region, ok in health.items():
                 out[region] = out.get(region, True) and ok
         return out
 

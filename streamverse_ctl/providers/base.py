@@ -31,6 +31,8 @@ class ProviderContext:
     state_dir: Path
     dry_run: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    #: region name -> {"cloud_region", "kube_context", ...} from the inventory's Region documents
+    regions: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass

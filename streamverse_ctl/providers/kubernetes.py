@@ -41,6 +41,7 @@ Settings (``Provider`` document ``spec.settings``)
 ``kubeconfig``       path of a kubeconfig file (default: standard loading: ``$KUBECONFIG`` or
                      ``~/.kube/config``, else the in-cluster service account)
 ``contexts``         region -> kube context, e.g. ``{us-east: sv-us-east, eu-west: sv-eu-west}``
+                     (default: each Region document's ``kubeContext``, unless ``context`` is set)
                      (use each Region's ``spec.kubeContext``). Default: one client (``context``)
                      for every region. A pool in a region missing from the mapping is refused at
                      plan time.
@@ -155,6 +156,9 @@ class KubernetesProvider(Provider):
         super().__init__(name, settings, context)
         s = self.settings
         contexts = s.get("contexts") or {}
+        if not contexts and not s.get("context"):
+            # by default each region's cluster is the Region document's kubeContext
+            contexts = {r: v["kube_context"] for r, v in context.regions.items() if v.get("kube_context")}
         if not isinstance(contexts, Mapping):
             raise PermanentError(f"kubernetes provider '{name}': contexts must be a mapping region -> kube context")
         self.contexts: dict[str, str] = {str(k): str(v) for k, v in contexts.items()}
