@@ -73,10 +73,15 @@ if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
   step_done "pip: $VENV is up to date with pyproject.toml"
 else
   export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-  "$VENV/bin/python" -m pip install -q --upgrade pip
+  log="$VENV/pip-install.log"
   # pyproject pins kubernetes<37 (37 needs python-dateutil 4, botocore <3): keep it, or pip
   # backtracks through boto3 releases for minutes.
-  (cd "$REPO" && "$VENV/bin/python" -m pip install -q -e '.[test]')
+  if ! { "$VENV/bin/python" -m pip install -q --upgrade pip \
+         && (cd "$REPO" && "$VENV/bin/python" -m pip install -q -e '.[test]'); } >"$log" 2>&1; then
+    tail -n 60 "$log"
+    say "pip install failed (full log: $log)"
+    exit 1
+  fi
   printf '%s\n' "$want" >"$stamp"
   step_done "pip: installed streamverse-ctl (editable) with test extras into $VENV"
 fi
