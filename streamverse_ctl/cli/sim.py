@@ -55,6 +55,9 @@ def status(
         "demand_rps": demand,
         "regions": rows,
         "hit_ratios": sim.hit_ratios(),
+        "viral": sim.viral_videos(),
+        "rate_limits": sim.rate_limits(),
+        "origin_nodes": sim.origin_nodes(),
         "faults": {k: sim.setting(k) for k in ("write_errors", "write_delay")},
         "resources": sim.count(),
         "events": sim.events(10),
@@ -190,3 +193,21 @@ def reset(
     sim, _ = _sim(inventory, state_dir)
     sim.reset()
     console().print("sim platform reset")
+
+
+@app.command("viral")
+def viral(video: Annotated[str | None, typer.Argument(help="Video id going viral.")] = None,
+          end: Annotated[bool, typer.Option("--end", help="The wave is over (all videos, or VIDEO).")] = False,
+          inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None) -> None:
+    """Make a video go viral: PoPs that have not warmed it lose hit ratio until it is warm and kept long."""
+    sim, _ = _sim(inventory, state_dir)
+    if end:
+        n = sim.end_viral(video)
+        console().print(f"viral wave over for {video or 'all videos'} ({n})")
+        return
+    if not video:
+        raise typer.BadParameter("give a VIDEO id (or --end)")
+    sim.start_viral(video)
+    hr = sim.hit_ratios()
+    mean = sum(hr.values()) / len(hr) if hr else 0.0
+    console().print(f"{video} is going viral: mean CDN hit ratio now {mean * 100:.1f} % over {len(hr)} PoPs")

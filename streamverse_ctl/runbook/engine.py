@@ -70,6 +70,7 @@ class Runner:
         self.params: dict[str, Any] = {}
         self.items: dict[str, JournalItem] = {}
         self.steps: dict[str, dict[str, Any]] = {}
+        self.in_flight: set[str] = set()  # items that were running when the run was interrupted
         self.artifacts = ws.state_dir / "runbooks"
 
     # ----- entry points -------------------------------------------------------------------------
@@ -111,6 +112,7 @@ class Runner:
             self.params = dict(run["data"].get("params", {}))
             self.opts.force = self.opts.force | frozenset(run["data"].get("force", []))
             self.items = {i.item: i for i in self.ws.state.journal_items(run_id)}
+            self.in_flight = {k for k, i in self.items.items() if i.status == "running"}
             if run["data"].get("digest") != self.rb.digest:
                 self.events("run.note", text=f"the runbook file changed since run {run_id} started; steps are "
                                              "matched by id")
@@ -234,7 +236,8 @@ class Runner:
         prev = self.items.get(key)
         attempts_before = int(prev.data.get("attempts", 0)) if prev is not None else 0
         base = {**approval, "inputs": args, "action": step.action}
-        if prev is not None and prev.status == "running" and not self.opts.dry_run:
+        if prev is not None and key in self.in_flight and not self.opts.dry_run:
+            self.in_flight.discard(key)
             check = getattr(fn, "check", None)
             found = check(actx, **args) if check is not None else None
             if found is not None:
@@ -301,7 +304,10 @@ class Runner:
         w = step.wait_until
         if w is None:
             return
-        what = w.description or w.condition
+        try:
+            what = str(render_value(w.description, ctx, f"{key}.wait_until.description")) or w.condition
+        except PermanentError:
+            what = w.description or w.condition
         if self.opts.dry_run:
             self.events("step.note", step=key, text=f"would wait until {what}")
             return

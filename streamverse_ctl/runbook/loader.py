@@ -93,6 +93,8 @@ def load(path: Path) -> LoadedRunbook:
     except ValidationError as exc:
         for e in exc.errors():
             loc = tuple(e["loc"])
+            if any(part in ("int", "str", "float", "bool") for part in loc) and isinstance(e.get("input"), dict):
+                continue  # the scalar branch of a union given a mapping: the mapping branch's error says it
             problems.append(Problem(_message(e), src.file, src.line_of(_yaml_path(loc)), "",
                                     ".".join(map(str, _yaml_path(loc)))))
         problems += _template_problems(src)

@@ -66,7 +66,8 @@ def render_value(value: Any, context: Mapping[str, Any], where: str = "") -> Any
                 ZeroDivisionError, KeyError, AttributeError) as exc:
             raise TemplateError(f"{where or 'template'}: {type(exc).__name__}: {exc} (in {value!r})") from exc
     if isinstance(value, Mapping):
-        return {k: render_value(v, context, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {(str(render_value(k, context, where)) if is_template(k) else k):
+                render_value(v, context, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [render_value(v, context, f"{where}[{i}]") for i, v in enumerate(value)]
     return value
