@@ -29,7 +29,8 @@ class CLI:
                            timeout=timeout, stdin=subprocess.DEVNULL)
         want = 0 if check is True else check
         if check is not False and p.returncode != want:
-            raise AssertionError(f"exit {p.returncode} (wanted {want}) for {args}\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
+            raise AssertionError(f"exit {p.returncode} (wanted {want}) for {args}\n"
+                                 f"{p.stdout[-3000:]}\n{p.stderr[-3000:]}")
         return p
 
     def popen(self, *args: str) -> subprocess.Popen[str]:

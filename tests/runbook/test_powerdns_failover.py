@@ -1,0 +1,69 @@
+"""A failover and failback against a real PowerDNS (LUA records), the rest on the sim platform."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .conftest import CLI
+
+pytestmark = [pytest.mark.servers, pytest.mark.slow]
+
+
+def _inventory(demo: Path, pdns, health_port: int) -> None:
+    (demo / "providers.yaml").write_text(f"""\
+apiVersion: streamverse.io/v1
+kind: Provider
+metadata: {{name: pdns}}
+spec:
+  type: powerdns
+  serves: {{types: ["dns.*"], zones: ["sv.example."]}}
+  settings: {{apiUrl: "{pdns.api_url}", apiKey: {{fromEnv: PDNS_API_KEY}}, zone: sv.example., luaRecords: true,
+              nameservers: ["{pdns.address}"]}}
+---
+apiVersion: streamverse.io/v1
+kind: Provider
+metadata: {{name: sim}}
+spec:
+  type: sim
+  serves: {{types: ["platform.*", "cdn.*", "transcode.*"]}}
+""")
+    dns = demo.parent / "base" / "dns.yaml"  # PowerDNS LUA records have no latency routing: keep www only
+    dns.write_text(dns.read_text().split("\n---\n")[0] + "\n")
+    inv = demo / "inventory.yaml"
+    inv.write_text(inv.read_text() + f"""\
+  variables: {{zone: sv.example.}}
+  patches:
+    - target: {{kind: TrafficPolicy, name: "*"}}
+      merge: {{spec: {{healthCheck: {{protocol: HTTP, port: {health_port}, path: /healthz}}}}}}
+    - target: {{kind: Region, name: "*"}}
+      merge: {{spec: {{endpoints: [127.0.0.1]}}}}
+""")
+
+
+def test_failover_and_failback_against_powerdns(pdns, health_endpoint, demo_copy: Path, tmp_path: Path) -> None:
+    _inventory(demo_copy, pdns, health_endpoint.port)
+    sv = CLI(tmp_path / "state", demo_copy)
+    sv.env["PDNS_API_KEY"] = pdns.api_key
+    sv("apply", "--yes", "-o", "json")
+    from streamverse_ctl.engine.workspace import Workspace
+    from streamverse_ctl.runbook.probes import dns_weights
+
+    def weights() -> dict[str, int]:
+        os.environ["PDNS_API_KEY"] = pdns.api_key
+        ws = Workspace(demo_copy, state_dir=sv.state)
+        try:
+            return dns_weights(ws, "www")
+        finally:
+            ws.close()
+
+    assert weights()["us-east"] == 30
+    sv("failover", "us-east", "--yes", timeout=300)
+    after = weights()
+    assert after["us-east"] == 0 and sum(after.values()) == 100
+    assert sv("plan", "-o", "json").stdout and '"changes": []' in sv("plan", "-o", "json").stdout
+    sv("failback", "us-east", "--interval", "0s", "--yes", timeout=300)
+    assert weights() == {"ap-pacific": 15, "eu-west": 20, "me-central": 7, "sa-east": 8, "us-east": 30,
+                         "us-west": 20}
