@@ -33,9 +33,11 @@ VERBS: dict[str, tuple[str, str]] = {
     "state": ("app", "The state backend: locks, audit log, journals."),
     "sim": ("app", "The embedded sim platform (a local simulator, not a cloud): status, faults, drift."),
     "dns": ("app", "DNS traffic steering: set weights, list overrides, verify answers, query."),
-    "runbook": ("app", "Runbooks: list, show, run, resume, history, abort."),
-    "failover": ("command", "Shift traffic away from a region (the regional-failover runbook)."),
-    "failback": ("command", "Return traffic to a region gradually (the regional-failback runbook)."),
+    "runbook": ("app", "Runbooks: validated, journaled, resumable operational procedures."),
+    "failover": ("command", "Fail a region over (the regional-failover runbook): capacity check, scale, warm, "
+                            "shift DNS, drain."),
+    "failback": ("command", "Bring a drained region back gradually (the regional-failback runbook), pausing "
+                            "on regression."),
     "completion": ("command", 'Print the shell completion script: eval "$(streamverse ctl completion bash)".'),
 }
 

@@ -160,7 +160,8 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
     return Compiled(
         resources=bound, bindings=bindings, reasons=reasons, overrides=list(ci.overrides),
         policies=policies, regions=regions,
-        failover=failover if isinstance(failover, m.FailoverPolicySpec) else m.FailoverPolicySpec(min_regions_serving=1),
+        failover=(failover if isinstance(failover, m.FailoverPolicySpec)
+                  else m.FailoverPolicySpec(min_regions_serving=1)),
         slo=slo if isinstance(slo, m.SLOSpec) else m.SLOSpec(),
     )
 

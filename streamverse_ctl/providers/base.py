@@ -111,9 +111,9 @@ class Provider(abc.ABC):
               finished: BatchListener | None = None) -> None:
         """Apply changes that do not depend on each other (the engine calls once per stage).
 
-        Batches run at most ``concurrency`` (setting, default ``max_concurrency``) at a time; a batch that raises TemporaryError is
-        retried with backoff; on a permanent failure no new batch is started, running ones finish,
-        and a :class:`ProviderError` naming the provider is raised.
+        Batches run at most ``concurrency`` (setting, default ``max_concurrency``) at a time; a batch
+        that raises TemporaryError is retried with backoff; on a permanent failure no new batch is
+        started, running ones finish, and a :class:`ProviderError` naming the provider is raised.
         """
         batches = [list(b) for b in self._batches(changes) if b]
         if not batches:

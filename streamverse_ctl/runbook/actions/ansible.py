@@ -7,7 +7,6 @@ streamed as ``step.ansible`` run events.
 
 from __future__ import annotations
 
-import importlib
 import shutil
 import tempfile
 import uuid
@@ -46,7 +45,8 @@ def playbook(ctx: ActionContext, playbook: str, extravars: dict[str, Any] | None
         ctx.events("step.ansible", step=ctx.step, status=kind, task=data.get("task", ""), host=data.get("host", ""),
                    msg=str((data.get("res") or {}).get("msg", ""))[:300])
 
-    run = importlib.import_module("streamverse_ctl.providers.ansible").run_playbook
+    from ...providers.ansible import run_playbook as run  # ansible_runner loads only when a playbook runs
+
     try:
         result = run(path, base / "runner", extravars=variables, check=check_mode, timeout=timeout,
                      on_event=on_event)

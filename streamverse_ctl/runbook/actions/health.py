@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from ...core.errors import PermanentError
@@ -14,8 +13,8 @@ def check(ctx: ActionContext, regions: list[str] | str | None = None, url: str |
     """Fail unless every named region (default: all) is healthy (``expect: false``: is down), or ``url``
     answers 2xx/3xx."""
     if url is not None:
-        # providers/healthprobe imports httpx; reach it by name like every provider (import-linter layers)
-        probe = importlib.import_module("streamverse_ctl.providers.healthprobe").probe
+        from ...providers.healthprobe import probe  # httpx loads only for an HTTP probe
+
         scheme, _, rest = url.partition("://")
         host_port, _, path = rest.partition("/")
         host, _, port = host_port.partition(":")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import time
 from typing import Any
@@ -42,8 +41,8 @@ def notify(ctx: ActionContext, message: str, url: str | None = None, data: dict[
     if ctx.dry_run:
         ctx.note(f"would notify {target}: {message}")
         return {"sent": False, "dry_run": True}
-    # providers/webhook imports httpx; it is reached by name like every provider (import-linter layers)
-    post_json = importlib.import_module("streamverse_ctl.providers.webhook").post_json
+    from ...providers.webhook import post_json  # imported here: httpx loads only when a webhook is sent
+
     status = post_json(target, payload)
     ctx.audit("notify", target, "ok", status=status)
     return {"sent": True, "status": status}
