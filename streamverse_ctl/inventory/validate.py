@@ -20,7 +20,7 @@ def validate(inv: Inventory, *, meaning: bool = True) -> list[Problem]:
     problems: list[Problem] = []
     for d in inv.documents:
         problems += validate_document(d)
-    if meaning and not problems:
+    if meaning:  # on every document that passed structure, so all problems show at once
         problems += check_meaning(inv)
     return problems
 
@@ -67,13 +67,25 @@ def check_meaning(inv: Inventory) -> list[Problem]:
     pops = inv.specs("PoP", m.PoPSpec)
     ladders = inv.specs("EncodingLadder", m.EncodingLadderSpec)
     docs = {(d.kind, d.name): d for d in inv.documents}
+    # references resolve against every declared name, valid or not (an invalid Region has its own problem)
+    region_names = {d.name for d in inv.of("Region")}
+    pop_names = {d.name for d in inv.of("PoP")}
+    ladder_names = {d.name for d in inv.of("EncodingLadder")}
+
+    def valid(kind: str) -> list[Document]:
+        return [d for d in inv.of(kind) if d.model is not None]
 
     def need_region(d: Document, name: str, path: tuple[str | int, ...]) -> None:
-        if name not in regions:
-            problems.append(d.problem(f"unknown region '{name}' (regions: {', '.join(sorted(regions)) or 'none'})",
+        if name not in region_names:
+            problems.append(d.problem(f"unknown region '{name}' (regions: {', '.join(sorted(region_names)) or 'none'})",
                                       path))
 
-    if not regions:
+    for d in inv.documents:  # a document that failed structure still gets its region references checked
+        if d.model is None:
+            for path, name in _raw_region_refs(d.kind, d.spec):
+                need_region(d, name, path)
+
+    if not region_names:
         problems.append(Problem("the inventory declares no Region", str(inv.root)))
     for name, spec in regions.items():
         d = docs[("Region", name)]
@@ -83,7 +95,7 @@ def check_meaning(inv: Inventory) -> list[Problem]:
             need_region(d, spec.failover_secondary, ("spec", "failoverSecondary"))
     for name, pspec in pops.items():
         need_region(docs[("PoP", name)], pspec.region, ("spec", "region"))
-    for d in inv.of("TrafficPolicy"):
+    for d in valid("TrafficPolicy"):
         t: m.TrafficPolicySpec = d.model
         for region in t.weights or {}:
             need_region(d, region, ("spec", "weights", region))
@@ -102,7 +114,7 @@ def check_meaning(inv: Inventory) -> list[Problem]:
         for region in t.values or {}:
             need_region(d, region, ("spec", "values", region))
     names = Counter((d.spec.get("zone"), d.spec.get("record")) for d in inv.of("TrafficPolicy"))
-    for d in inv.of("TrafficPolicy"):
+    for d in valid("TrafficPolicy"):
         if names[(d.spec.get("zone"), d.spec.get("record"))] > 1:
             problems.append(d.problem(f"another TrafficPolicy also manages {d.spec.get('record')} in "
                                       f"{d.spec.get('zone')}", ("spec", "record")))
@@ -120,32 +132,32 @@ def check_meaning(inv: Inventory) -> list[Problem]:
             if sizes[(rung.width, rung.height, rung.codec)] > 1:
                 problems.append(d.problem(f"two rungs encode {rung.width}x{rung.height} {rung.codec}",
                                           ("spec", "rungs", i)))
-    for d in inv.of("TranscodePool"):
+    for d in valid("TranscodePool"):
         pool: m.TranscodePoolSpec = d.model
         need_region(d, pool.region, ("spec", "region"))
-        if pool.ladder not in ladders:
+        if pool.ladder not in ladder_names:
             problems.append(d.problem(f"unknown encoding ladder '{pool.ladder}'", ("spec", "ladder")))
-    for d in inv.of("CacheWarmPolicy"):
+    for d in valid("CacheWarmPolicy"):
         cw: m.CacheWarmPolicySpec = d.model
         for i, pop in enumerate(cw.pops.names or []):
-            if pop not in pops:
+            if pop not in pop_names:
                 problems.append(d.problem(f"unknown PoP '{pop}'", ("spec", "pops", "names", i)))
         for i, region in enumerate(cw.pops.regions or []):
             need_region(d, region, ("spec", "pops", "regions", i))
-    failover = inv.of("FailoverPolicy")
+    failover = valid("FailoverPolicy")
     for extra in failover[1:]:
         problems.append(extra.problem(f"only one FailoverPolicy allowed (first: {failover[0].describe()})"))
     for d in failover[:1]:
         fp: m.FailoverPolicySpec = d.model
-        if regions and fp.min_regions_serving > len(regions):
+        if region_names and fp.min_regions_serving > len(region_names):
             problems.append(d.problem(f"minRegionsServing {fp.min_regions_serving} is more than the "
-                                      f"{len(regions)} regions declared", ("spec", "minRegionsServing")))
+                                      f"{len(region_names)} regions declared", ("spec", "minRegionsServing")))
     import fnmatch
 
     from ..core.registry import providers
     from ..core.resources import RESOURCE_TYPES
 
-    for d in inv.of("Provider"):
+    for d in valid("Provider"):
         p: m.ProviderSpec = d.model
         if p.type not in providers:
             problems.append(d.problem(f"unknown provider type '{p.type}' (known: {', '.join(providers.names())})",
@@ -157,3 +169,32 @@ def check_meaning(inv: Inventory) -> list[Problem]:
         for i, region in enumerate(p.serves.regions or []):
             need_region(d, region, ("spec", "serves", "regions", i))
     return problems
+
+
+def _raw_region_refs(kind: str, spec: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """Region references in a document's raw spec: (field path, region name)."""
+    if not isinstance(spec, dict):
+        return []
+    out: list[tuple[tuple[str | int, ...], str]] = []
+
+    def add(path: tuple[str | int, ...], value: Any) -> None:
+        if isinstance(value, str):
+            out.append((("spec", *path), value))
+
+    if kind in ("PoP", "TranscodePool"):
+        add(("region",), spec.get("region"))
+    elif kind == "Region":
+        add(("failoverSecondary",), spec.get("failoverSecondary"))
+    elif kind == "TrafficPolicy":
+        for key in spec.get("weights") or {} if isinstance(spec.get("weights"), dict) else {}:
+            add(("weights", key), key)
+        for i, region in enumerate(spec.get("regions") or [] if isinstance(spec.get("regions"), list) else []):
+            add(("regions", i), region)
+        for i, rule in enumerate(spec.get("geo") or [] if isinstance(spec.get("geo"), list) else []):
+            if isinstance(rule, dict):
+                add(("geo", i, "region"), rule.get("region"))
+        pair = spec.get("failover")
+        if isinstance(pair, dict):
+            add(("failover", "primary"), pair.get("primary"))
+            add(("failover", "secondary"), pair.get("secondary"))
+    return out
