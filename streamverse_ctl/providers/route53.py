@@ -54,6 +54,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 import boto3
@@ -167,9 +168,11 @@ class Route53Provider(Provider):
     def _where(self) -> str:
         return f"route53 provider '{self.name}' ({self.endpoint})"
 
-    def _call(self, op: str, **kwargs: Any) -> Any:
+    @contextmanager
+    def _errors(self, op: str) -> Iterator[None]:
+        """Turn botocore's exceptions into retryable or permanent errors that name the provider."""
         try:
-            return getattr(self.client, op)(**kwargs)
+            yield
         except botocore.exceptions.ClientError as exc:
             raise self._map_error(op, exc) from exc
         except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
@@ -177,7 +180,11 @@ class Route53Provider(Provider):
             raise TemporaryError(f"{self._where()}: {op}: cannot reach the API: {exc}", 1.0) from exc
         except botocore.exceptions.NoCredentialsError as exc:
             raise PermanentError(f"{self._where()}: no AWS credentials found (set AWS_ACCESS_KEY_ID/"
-                                 f"AWS_SECRET_ACCESS_KEY or a profile)") from exc
+                                 f"AWS_SECRET_ACCESS_KEY, AWS_PROFILE or an instance role)") from exc
+
+    def _call(self, op: str, **kwargs: Any) -> Any:
+        with self._errors(op):
+            return getattr(self.client, op)(**kwargs)
 
     def _map_error(self, op: str, exc: botocore.exceptions.ClientError) -> Exception:
         err = exc.response.get("Error", {})
@@ -195,14 +202,9 @@ class Route53Provider(Provider):
 
     def _paginate(self, op: str, result_key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator(op)
-        try:
+        with self._errors(op):
             for page in paginator.paginate(**kwargs):
                 yield from page.get(result_key, [])
-        except botocore.exceptions.ClientError as exc:
-            raise self._map_error(op, exc) from exc
-        except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError,
-                botocore.exceptions.ReadTimeoutError, botocore.exceptions.ConnectionClosedError) as exc:
-            raise TemporaryError(f"{self._where()}: {op}: cannot reach the API: {exc}", 1.0) from exc
 
     @property
     def zone_id(self) -> str:
