@@ -113,9 +113,12 @@ def check_meaning(inv: Inventory) -> list[Problem]:
                 problems.append(d.problem("failover primary and secondary must differ", ("spec", "failover")))
         for region in t.values or {}:
             need_region(d, region, ("spec", "values", region))
-    names = Counter((d.spec.get("zone"), d.spec.get("record")) for d in inv.of("TrafficPolicy"))
+    def zone_record(d: Document) -> tuple[str, str]:  # str(): a broken document may hold a list or a mapping
+        return str(d.spec.get("zone")), str(d.spec.get("record"))
+
+    names = Counter(zone_record(d) for d in inv.of("TrafficPolicy"))
     for d in valid("TrafficPolicy"):
-        if names[(d.spec.get("zone"), d.spec.get("record"))] > 1:
+        if names[zone_record(d)] > 1:
             problems.append(d.problem(f"another TrafficPolicy also manages {d.spec.get('record')} in "
                                       f"{d.spec.get('zone')}", ("spec", "record")))
     for name, lspec in ladders.items():
