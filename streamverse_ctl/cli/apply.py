@@ -45,8 +45,8 @@ def confirm_and_apply(ws: object, plan: Plan, *, saved: bool, force: list[str], 
         plan_table(plan)
     if plan.refusals and not set(r.name for r in plan.refusals) <= set(force):
         raise GuardrailRefused([r for r in plan.refusals if r.name not in force])
-    if plan.empty and before_write is None:
-        return None
+    if plan.empty and before_write is None and not saved:
+        return None  # nothing to write (a saved plan still goes through the stale-plan check)
     if not auto_approve and not plan.empty:
         if not interactive():
             raise Aborted("confirmation needed: rerun with --auto-approve (no terminal to ask on)")

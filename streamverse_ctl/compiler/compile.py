@@ -38,7 +38,8 @@ class Override:
 
     def describe(self) -> str:
         why = f": {self.reason}" if self.reason else ""
-        return f"override of {self.kind}/{self.name} by {self.who or '?'} at {self.at or '?'}{why}"
+        when = self.at[:16].replace("T", " ") if self.at else "?"
+        return f"override ({self.who or '?'}, {when}){why}"
 
 
 @dataclass(frozen=True)

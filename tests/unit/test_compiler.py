@@ -74,7 +74,7 @@ def test_overrides_are_applied_and_named(inv) -> None:  # type: ignore[no-untype
     o = Override("TrafficPolicy", "www", {"weights": {"r1": 10}}, who="alice", at="t", reason="shift")
     c = compile_inventory(inv, CompileInput(overrides=[o]))
     assert records(c, "www")["r1"]["weight"] == 10
-    assert "override of TrafficPolicy/www by alice" in c.reasons[f"dns.record/www.{ZONE}/A/r1"]
+    assert c.reasons[f"dns.record/www.{ZONE}/A/r1"] == "override (alice, t): shift"
 
 
 def test_an_override_that_no_longer_validates_is_an_input_error(inv) -> None:  # type: ignore[no-untyped-def]
