@@ -11,6 +11,7 @@ from .common import DEFAULT_INVENTORY, InventoryOpt, Output, OutputOpt, Platform
 if TYPE_CHECKING:
     from ..engine.apply import ApplyResult
     from ..engine.plan import Plan
+    from ..engine.workspace import Workspace
 
 ForceOpt = Annotated[list[str] | None, typer.Option(
     "--force", help="Override one named guardrail: change-size, min-regions, unhealthy-region, adopt "
@@ -31,7 +32,7 @@ def check_force(force: list[str] | None) -> list[str]:
     return list(force or [])
 
 
-def confirm_and_apply(ws: object, plan: Plan, *, saved: bool, force: list[str], auto_approve: bool,
+def confirm_and_apply(ws: Workspace, plan: Plan, *, saved: bool, force: list[str], auto_approve: bool,
                       lock_timeout: float, output: Output, purpose: str = "apply",
                       before_write: Callable[[], None] | None = None) -> ApplyResult | None:
     """Shared by ``apply`` and one-off verbs (``dns set-weights``): show, confirm, apply, report."""
@@ -43,8 +44,11 @@ def confirm_and_apply(ws: object, plan: Plan, *, saved: bool, force: list[str], 
 
     if output == Output.table:
         plan_table(plan)
-    if plan.refusals and not set(r.name for r in plan.refusals) <= set(force):
-        raise GuardrailRefused([r for r in plan.refusals if r.name not in force])
+    if plan.refusals and not {r.name for r in plan.refusals} <= set(force):
+        refused = [r for r in plan.refusals if r.name not in force]
+        ws.state.audit("apply", plan.id, "refused", purpose=purpose,
+                       refusals=[f"[{r.name}] {r.message}" for r in refused], forced=sorted(force))
+        raise GuardrailRefused(refused)
     if plan.empty and before_write is None and not saved:
         return None  # nothing to write (a saved plan still goes through the stale-plan check)
     if not auto_approve and not plan.empty:
@@ -53,7 +57,7 @@ def confirm_and_apply(ws: object, plan: Plan, *, saved: bool, force: list[str], 
         if not typer.confirm(f"Apply these {len(plan.changes)} changes?", default=False):
             raise Aborted("apply cancelled; nothing was changed")
     with RichReporter(enabled=output == Output.table) as rep:
-        result = apply_plan(ws, plan, saved=saved, force=force, lock_timeout=lock_timeout,  # type: ignore[arg-type]
+        result = apply_plan(ws, plan, saved=saved, force=force, lock_timeout=lock_timeout,
                             reporter=rep, purpose=purpose, before_write=before_write)
     data = {"run_id": result.run_id, "applied": result.applied, "verified": result.verified,
             "verify": [v.__dict__ for v in result.verify], "resumed_from": result.resumed_from}
