@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,12 @@ import pytest
 pytest_plugins = ["tests.servers.fixtures", "tests.servers.fixtures_k8s_prom"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_parse_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Tests (and the CLI processes they start) use their own YAML parse cache, not the user's."""
+    os.environ["STREAMVERSE_CACHE_DIR"] = str(tmp_path_factory.mktemp("parse-cache"))
 INVENTORIES = REPO / "inventories"
 
 

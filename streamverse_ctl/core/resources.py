@@ -33,6 +33,15 @@ def canonical_json(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
 
 
+def text_digest(text: str) -> str:
+    """Digest of a spec's canonical JSON text (what :func:`spec_digest` hashes)."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def spec_digest(spec: Any) -> str:
+    return text_digest(canonical_json(spec))
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
     """One thing a provider owns.
@@ -41,6 +50,7 @@ class Resource:
     ``requires`` lists the provider features the resource needs (e.g. ``dns.routing.weighted``)
     so an unsupported feature is refused at plan time. ``origin`` says which inventory document
     produced it, for messages. ``managed`` is False for actual resources the tool does not own.
+    ``etag``, when a provider sets it, must equal ``spec_digest(spec)``.
     """
 
     type: str
@@ -51,13 +61,14 @@ class Resource:
     requires: tuple[str, ...] = ()
     origin: str = ""
     managed: bool = True
+    etag: str = ""  # the spec's digest when the provider already knows it (saves re-serialising)
 
     @property
     def id(self) -> str:
         return f"{self.type}/{self.name}"
 
     def digest(self) -> str:
-        return hashlib.sha256(canonical_json(self.spec).encode()).hexdigest()[:16]
+        return self.etag or spec_digest(self.spec)
 
     def as_dict(self) -> dict[str, Any]:
         return {

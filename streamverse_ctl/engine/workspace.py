@@ -167,15 +167,19 @@ class Workspace:
 
     # ----- plan and drift -----------------------------------------------------------------------
     def drift(self, actual: Sequence[Resource] | None = None) -> list[Drift]:
+        """Compare what the tool last wrote (by digest) with actual state; load specs only where they differ."""
         from ..core.resources import diff_fields
 
         actual = list(actual) if actual is not None else self.read_actual()
         have = {(r.provider, r.id): r for r in actual}
         out = []
-        for (provider, rid), spec in sorted(self.state.applied().items()):
+        for (provider, rid), digest in sorted(self.state.applied_digests().items()):
             if provider not in self.compiled.bindings:
                 continue
             cur = have.get((provider, rid))
+            if cur is not None and cur.digest() == digest:
+                continue
+            spec = self.state.applied_spec(provider, rid) or {}
             if cur is None:
                 out.append(Drift(rid, provider, "deleted", diff_fields(spec, {})))
             elif dict(cur.spec) != spec:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..core.errors import Problem
+from . import parsecache
 
 try:  # libyaml is ~10x faster; the pure-Python loader gives the same nodes and marks
     _Loader: Any = yaml.CSafeLoader
@@ -19,21 +19,52 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 Path_ = tuple[str | int, ...]
 
 
-@dataclass
+class _FileLines:
+    """Line maps of a file's documents, computed on first use by parsing the file once more.
+
+    A document read from the parse cache carries only its data and start line: line maps are needed
+    only when something is wrong, so they are not stored, and a clean run never pays for them.
+    """
+
+    def __init__(self, raw: bytes, file: str) -> None:
+        self.raw = raw
+        self.file = file
+        self._maps: list[dict[Path_, int]] | None = None
+
+    def get(self, index: int) -> dict[Path_, int]:
+        if self._maps is None:
+            docs, _ = _parse(self.raw.decode("utf-8"), self.file)
+            self._maps = [d.lines for d in docs]
+        return self._maps[index] if index < len(self._maps) else {}
+
+
 class SourceDoc:
     """One YAML document: its data and the line (1-based) of every path in it."""
 
-    data: Any
-    file: str
-    line: int
-    lines: dict[Path_, int] = field(default_factory=dict)
+    __slots__ = ("_lazy", "_lines", "data", "file", "index", "line")
+
+    def __init__(self, data: Any, file: str, line: int, lines: dict[Path_, int] | None = None,
+                 lazy: _FileLines | None = None, index: int = 0) -> None:
+        self.data = data
+        self.file = file
+        self.line = line
+        self._lines = lines
+        self._lazy = lazy
+        self.index = index
+
+    @property
+    def lines(self) -> dict[Path_, int]:
+        if self._lines is None:
+            self._lines = self._lazy.get(self.index) if self._lazy is not None else {}
+        return self._lines
 
     def line_of(self, path: Path_) -> int:
         """Line of the longest known prefix of ``path``."""
         p = tuple(path)
+        lines = self.lines
         while p:
-            if p in self.lines:
-                return self.lines[p]
+            if p in lines:
+                return lines[p]
             p = p[:-1]
         return self.line
 
@@ -109,13 +140,29 @@ def _scalar(node: yaml.Node) -> Any:
 
 
 def read_yaml(path: Path, display: str | None = None) -> tuple[list[SourceDoc], list[Problem]]:
-    """All documents of a file, or the problems that prevent reading it."""
+    """All documents of a file, or the problems that prevent reading it.
+
+    Parsed files are cached by content (see :mod:`.parsecache`), so an unchanged inventory is not
+    parsed again; the result is the same either way.
+    """
     file = display or str(path)
-    problems: list[Problem] = []
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         return [], [Problem(f"cannot read file: {exc}", file)]
+    cached = parsecache.load(raw)
+    if cached is not None:
+        lazy = _FileLines(raw, file)
+        return ([SourceDoc(data, file, line, None, lazy, i) for i, (data, line) in enumerate(cached[0])],
+                [Problem(msg, file, line, "", fld) for msg, line, fld in cached[1]])
+    docs, problems = _parse(text, file)
+    parsecache.store(raw, [(d.data, d.line) for d in docs], [(p.message, p.line, p.field) for p in problems])
+    return docs, problems
+
+
+def _parse(text: str, file: str) -> tuple[list[SourceDoc], list[Problem]]:
+    problems: list[Problem] = []
     docs: list[SourceDoc] = []
     try:
         for node in _compose_all(text):
@@ -123,7 +170,7 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[list[SourceDoc], 
                 continue
             lines: dict[Path_, int] = {}
             data = _construct(node, (), lines, problems, file)
-            docs.append(SourceDoc(data, file, node.start_mark.line + 1, lines))
+            docs.append(SourceDoc(data, file, node.start_mark.line + 1, lines, index=len(docs)))
     except _Unbuildable as exc:
         problems.append(Problem(str(exc), file, exc.line))
     except RecursionError:  # the YAML composer itself recurses on very deep nesting

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import LockHeld, LockInfo
+from ..core.resources import canonical_json, spec_digest, text_digest
 from ..core.secrets import redact
 
 SCHEMA = """
@@ -45,7 +46,7 @@ CREATE TABLE IF NOT EXISTS overrides (
   reason TEXT NOT NULL DEFAULT '', PRIMARY KEY (kind, name));
 CREATE TABLE IF NOT EXISTS applied (
   provider TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL, at TEXT NOT NULL, run_id TEXT NOT NULL,
-  PRIMARY KEY (provider, id));
+  digest TEXT NOT NULL DEFAULT '', PRIMARY KEY (provider, id));
 CREATE TABLE IF NOT EXISTS regions (
   name TEXT PRIMARY KEY, status TEXT NOT NULL, who TEXT NOT NULL, at TEXT NOT NULL,
   reason TEXT NOT NULL DEFAULT '');
@@ -113,6 +114,12 @@ class StateStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        cols = {r["name"] for r in self._db.execute("PRAGMA table_info(applied)").fetchall()}
+        if "digest" not in cols:  # state written by 0.1.0 before digests were kept
+            self._db.execute("ALTER TABLE applied ADD COLUMN digest TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         self._db.close()
@@ -296,16 +303,22 @@ class StateStore:
             if spec is None:
                 db.execute("DELETE FROM applied WHERE provider=? AND id=?", (provider, resource_id))
             else:
-                db.execute("INSERT OR REPLACE INTO applied VALUES (?,?,?,?,?)",
-                           (provider, resource_id, json.dumps(spec, sort_keys=True, default=str), now(), run_id))
+                text = canonical_json(spec)
+                db.execute("INSERT OR REPLACE INTO applied (provider, id, spec, at, run_id, digest) "
+                           "VALUES (?,?,?,?,?,?)", (provider, resource_id, text, now(), run_id, text_digest(text)))
 
-    def applied(self, provider: str | None = None) -> dict[tuple[str, str], dict[str, Any]]:
-        """(provider, resource id) -> spec as the tool last wrote it."""
-        q, args = "SELECT * FROM applied", []
-        if provider:
-            q += " WHERE provider=?"
-            args.append(provider)
-        return {(r["provider"], r["id"]): json.loads(r["spec"]) for r in self._db.execute(q, args).fetchall()}
+    def applied_digests(self) -> dict[tuple[str, str], str]:
+        """(provider, resource id) -> digest of the spec as the tool last wrote it."""
+        cur = self._db.execute("SELECT provider, id, digest FROM applied")
+        cur.row_factory = None  # plain tuples: this runs on every plan over every resource
+        out: dict[tuple[str, str], str] = {(p, i): d for p, i, d in cur.fetchall()}
+        for key in [k for k, d in out.items() if not d]:  # rows written before digests were kept
+            out[key] = spec_digest(self.applied_spec(*key) or {})
+        return out
+
+    def applied_spec(self, provider: str, resource_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT spec FROM applied WHERE provider=? AND id=?", (provider, resource_id)).fetchone()
+        return json.loads(row["spec"]) if row else None
 
     # ----- overrides ----------------------------------------------------------------------------
     def set_override(self, kind: str, name: str, merge: Mapping[str, Any], reason: str = "") -> None:

@@ -19,6 +19,7 @@ from streamverse_ctl.core.registry import kinds, providers
 from streamverse_ctl.core.resources import Change, Resource
 from streamverse_ctl.providers.base import Provider, ProviderContext
 from streamverse_ctl.providers.sim.provider import SimProvider
+from streamverse_ctl.core.resources import spec_digest
 from streamverse_ctl.state import StateStore
 
 
@@ -131,9 +132,10 @@ def test_region_status_and_applied_specs(store: StateStore) -> None:
     store.set_region_status("r2", "serving")
     assert store.drained_regions() == frozenset({"r1"})
     store.record_applied("sim", "cdn.pop/p1", {"a": 1}, "run")
-    assert store.applied() == {("sim", "cdn.pop/p1"): {"a": 1}}
+    assert store.applied_spec("sim", "cdn.pop/p1") == {"a": 1}
+    assert store.applied_digests() == {("sim", "cdn.pop/p1"): spec_digest({"a": 1})}
     store.record_applied("sim", "cdn.pop/p1", None, "run")
-    assert store.applied() == {}
+    assert store.applied_digests() == {} and store.applied_spec("sim", "cdn.pop/p1") is None
 
 
 # ----- secrets ----------------------------------------------------------------------------------

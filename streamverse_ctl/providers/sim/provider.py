@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...core.errors import TemporaryError
-from ...core.resources import RESOURCE_TYPES, Change, Resource
+from ...core.resources import RESOURCE_TYPES, Change, Resource, text_digest
 from ...core.specs import FEATURE_HEALTHCHECK, ROUTING_FEATURES
 from ..base import Provider, ProviderContext, VerifyResult
 from .model import traffic_shares
@@ -32,9 +32,8 @@ class SimProvider(Provider):
         self.store = SimStore(sim_path(context.state_dir, settings))
 
     def _read(self, types: Sequence[str]) -> list[Resource]:
-        return [
-            Resource(t, n, spec, self.name, managed=managed) for t, n, spec, managed in self.store.read(list(types))
-        ]
+        return [Resource(t, n, spec, self.name, managed=managed, etag=text_digest(text))
+                for t, n, spec, managed, text in self.store.read_with_text(list(types))]
 
     def _batches(self, changes: Sequence[Change]) -> Sequence[Sequence[Change]]:
         # one transaction per change: progress is visible and a kill -9 loses at most one in flight

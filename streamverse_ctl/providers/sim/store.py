@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ...core.resources import canonical_json
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
   type TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL, managed INTEGER NOT NULL DEFAULT 1,
@@ -96,10 +98,15 @@ class SimStore:
 
     # ----- resources ----------------------------------------------------------------------------
     def read(self, types: list[str]) -> list[tuple[str, str, dict[str, Any], bool]]:
+        return [(t, n, spec, managed) for t, n, spec, managed, _ in self.read_with_text(types)]
+
+    def read_with_text(self, types: list[str]) -> list[tuple[str, str, dict[str, Any], bool, str]]:
+        """Resources with the canonical JSON text they are stored as."""
         marks = ",".join("?" * len(types))
-        rows = self.db.execute(f"SELECT type, name, spec, managed FROM resources WHERE type IN ({marks})"
-                               " ORDER BY type, name", types).fetchall()
-        return [(r["type"], r["name"], json.loads(r["spec"]), bool(r["managed"])) for r in rows]
+        cur = self.db.execute(f"SELECT type, name, spec, managed FROM resources WHERE type IN ({marks})"
+                              " ORDER BY type, name", types)
+        cur.row_factory = None  # plain tuples: this reads every resource on every plan
+        return [(t, n, json.loads(text), bool(m), text) for t, n, text, m in cur.fetchall()]
 
     def get(self, rtype: str, name: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT spec FROM resources WHERE type=? AND name=?", (rtype, name)).fetchone()
@@ -107,7 +114,7 @@ class SimStore:
 
     def put(self, db: sqlite3.Connection, rtype: str, name: str, spec: Mapping[str, Any], managed: bool = True) -> None:
         db.execute("INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?)",
-                   (rtype, name, json.dumps(spec, sort_keys=True), int(managed), _now()))
+                   (rtype, name, canonical_json(spec), int(managed), _now()))
 
     def delete(self, db: sqlite3.Connection, rtype: str, name: str) -> int:
         return db.execute("DELETE FROM resources WHERE type=? AND name=?", (rtype, name)).rowcount
