@@ -56,7 +56,7 @@ def verb_object(name: str) -> object | None:
     return getattr(module, attr)
 
 
-def build_ctl(only: str | None = None) -> typer.Typer:
+def build_ctl(only: str | None = None, plugin_verbs: bool = True) -> typer.Typer:
     """The ``ctl`` group. With ``only``, that verb is built for real and the others are listed by
     name and help line alone; without it (shell completion), all are built."""
     ctl = typer.Typer(name="ctl", help=HELP, no_args_is_help=True, rich_markup_mode=None,
@@ -72,10 +72,11 @@ def build_ctl(only: str | None = None) -> typer.Typer:
             ctl.add_typer(obj, name=name)  # type: ignore[arg-type]
         else:
             ctl.command(name=name, help=obj.__doc__)(obj)  # type: ignore[arg-type,type-var]
-    from ..core.registry import verbs
+    if plugin_verbs:
+        from ..core.registry import verbs
 
-    for _name, register in verbs.items():
-        register(ctl)
+        for _name, register in verbs.items():
+            register(ctl)
     return ctl
 
 
@@ -96,7 +97,7 @@ def requested_verb(args: list[str]) -> str | None:
     return ""
 
 
-def build_root(only: str | None = None) -> typer.Typer:
+def build_root(only: str | None = None, plugin_verbs: bool = True) -> typer.Typer:
     root = typer.Typer(name="streamverse", help=HELP + " Run `streamverse --version` for the version.",
                        no_args_is_help=True, rich_markup_mode=None, add_completion=False,
                        context_settings={"help_option_names": ["-h", "--help"]})
@@ -105,7 +106,7 @@ def build_root(only: str | None = None) -> typer.Typer:
     def _main() -> None:
         pass
 
-    root.add_typer(build_ctl(only), name="ctl")
+    root.add_typer(build_ctl(only, plugin_verbs), name="ctl")
     return root
 
 
@@ -183,7 +184,8 @@ def run() -> None:
         sys.exit(0)
     args = sys.argv[1:]
     only = requested_verb(args[1:] if args[:1] == ["ctl"] else [])
-    sys.exit(_invoke(build_root(only), "streamverse"))
+    # `streamverse --help` lists only the ctl group: plugin verbs are discovered when ctl is used
+    sys.exit(_invoke(build_root(only, plugin_verbs=args[:1] == ["ctl"] or only is None), "streamverse"))
 
 
 def run_ctl() -> None:
