@@ -1,7 +1,7 @@
 """Guardrails checked before any write. Each refusal has a name that ``--force NAME`` overrides.
 
-- ``change-size``: updates or deletes of one type at one provider above a share of what exists
-  (30 % by default, once at least ``minExisting`` (10) exist; per provider and type in the
+- ``change-size``: updates or deletes of one type at one provider (for DNS records: in one zone)
+  above a share of what exists (30 % by default, once at least ``minExisting`` (10) exist; per provider and type in the
   inventory's ``Provider.spec.guardrails``).
 - ``min-regions``: a traffic policy the plan touches would be served by fewer healthy regions
   than ``FailoverPolicy.minRegionsServing``.
@@ -46,21 +46,26 @@ def _limits(g: Guardrails, rtype: str) -> Guardrails:
 def check(changes: Sequence[Change], compiled: Compiled, actual: Sequence[Resource],
           health: Mapping[str, bool], force: Collection[str] = ()) -> list[Refusal]:
     refusals: list[Refusal] = []
-    # change size, per provider and type
-    existing: Counter[tuple[str, str]] = Counter((r.provider, r.type) for r in actual if r.managed)
-    counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    # change size, per provider and type (and per zone for DNS records)
+    def scope(provider: str, rtype: str, spec: Mapping[str, object] | None) -> tuple[str, str, str]:
+        zone = str((spec or {}).get("zone") or "") if rtype == "dns.record" else ""
+        return provider, rtype, zone
+
+    existing: Counter[tuple[str, str, str]] = Counter(scope(r.provider, r.type, r.spec) for r in actual if r.managed)
+    counts: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
     for c in changes:
-        counts[(c.provider, c.type)][c.action] += 1
-    for (provider, rtype), n in sorted(counts.items()):
+        counts[scope(c.provider, c.type, c.before or c.after)][c.action] += 1
+    for (provider, rtype, zone), n in sorted(counts.items()):
         binding = compiled.bindings.get(provider)
         limits = _limits(binding.guardrails if binding else Guardrails(), rtype)
-        have = existing[(provider, rtype)]
+        have = existing[(provider, rtype, zone)]
         if have < max(1, limits.min_existing):
             continue
+        where = f"in zone {zone} " if zone else ""
         for action, pct in (("update", limits.max_update_percent), ("delete", limits.max_delete_percent)):
             share = 100.0 * n[action] / have
             if share > pct:
-                refusals.append(Refusal("change-size", f"{n[action]} {action}s of {have} existing {rtype} at "
+                refusals.append(Refusal("change-size", f"{n[action]} {action}s of {have} existing {rtype} {where}at "
                                         f"provider '{provider}' is {share:.0f} %, above the {pct:g} % limit"))
     # traffic invariants, for each policy the plan touches
     touched = {str((c.after or c.before or {}).get("policy")) for c in changes if c.type == "dns.record"}
