@@ -16,10 +16,9 @@ import pytest
 from streamverse_ctl.core import secrets
 from streamverse_ctl.core.errors import LockHeld, ProviderError, TemporaryError
 from streamverse_ctl.core.registry import kinds, providers
-from streamverse_ctl.core.resources import Change, Resource
+from streamverse_ctl.core.resources import Change, Resource, spec_digest
 from streamverse_ctl.providers.base import Provider, ProviderContext
 from streamverse_ctl.providers.sim.provider import SimProvider
-from streamverse_ctl.core.resources import spec_digest
 from streamverse_ctl.state import StateStore
 
 
