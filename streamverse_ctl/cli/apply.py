@@ -36,7 +36,7 @@ def confirm_and_apply(ws: Workspace, plan: Plan, *, saved: bool, force: list[str
                       lock_timeout: float, output: Output, purpose: str = "apply",
                       before_write: Callable[[], None] | None = None) -> ApplyResult | None:
     """Shared by ``apply`` and one-off verbs (``dns set-weights``): show, confirm, apply, report."""
-    from ..core.errors import Aborted, GuardrailRefused
+    from ..core.errors import Aborted, GuardrailRefused, ProviderError
     from ..engine.apply import apply_plan
     from .common import console, emit, interactive
     from .progress import RichReporter
@@ -74,6 +74,10 @@ def confirm_and_apply(ws: Workspace, plan: Plan, *, saved: bool, force: list[str
             con.print(f"[red]not converged[/] {v.resource_id}: {v.detail}")
 
     emit(data, output, table)
+    if not result.verified:
+        bad = [v.resource_id for v in result.verify if not v.ok]
+        raise ProviderError(f"applied {result.applied} change(s), but {len(bad)} resource(s) did not converge: "
+                            + ", ".join(bad[:5]) + (" …" if len(bad) > 5 else ""))
     return result
 
 

@@ -134,11 +134,18 @@ def apply_plan(ws: Workspace, plan: Plan, *, saved: bool = False, force: Collect
 
 
 def verify_changes(ws: Workspace, changes: Sequence[Change], timeout: float = 30.0) -> list[VerifyResult]:
-    """Ask each provider to prove the real system serves what was applied."""
+    """Ask each provider to prove the real system serves what was applied.
+
+    A DNS name answers for all its record sets at once (weighted, geo, failover), so every desired
+    record of a changed name and type is verified with it, not only the changed ones.
+    """
     wanted = {c.id for c in changes if c.action != "delete"}
+    names = {(c.provider, str(spec.get("fqdn")), str(spec.get("rtype")))
+             for c in changes if c.type == "dns.record" for spec in (c.after or c.before or {},)}
     out: list[VerifyResult] = []
     for name, resources in ws.compiled.by_provider().items():
-        mine = [r for r in resources if r.id in wanted]
+        mine = [r for r in resources if r.id in wanted or (
+            r.type == "dns.record" and (name, str(r.spec.get("fqdn")), str(r.spec.get("rtype"))) in names)]
         if mine:
             out.extend(ws.provider(name).verify(mine, timeout))
     return out
