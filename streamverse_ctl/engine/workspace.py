@@ -138,13 +138,17 @@ class Workspace:
         return actual
 
     def metrics_source(self) -> Any:
-        """The Prometheus named by the SLO's ``prometheusUrl`` (None on the sim platform or without one)."""
+        """The Prometheus named by the SLO's ``prometheusUrl`` (None on the sim platform or without one).
+
+        ``STREAMVERSE_METRICS_AT`` (Unix seconds or an ISO time) evaluates every query at that time,
+        to replay a recorded incident in a rehearsal.
+        """
         url = self.compiled.slo.prometheus_url
         if not url or self.platform == "sim" or not self.inventory.of("Provider"):
             return None
         from ..providers.prometheus import PrometheusSource
 
-        return PrometheusSource(url)
+        return PrometheusSource(url, at=_metrics_time(os.environ.get("STREAMVERSE_METRICS_AT", "")))
 
     def health(self) -> dict[str, bool]:
         """Region -> healthy: down if any source (a provider, or Prometheus probes) says so."""
@@ -199,3 +203,18 @@ class Workspace:
             overrides=[o.__dict__ | {"merge": dict(o.merge)} for o in self.compiled.overrides],
             unmanaged=unmanaged, scope=self.scope(),
         )
+
+
+def _metrics_time(text: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError as exc:
+        raise PermanentError(f"STREAMVERSE_METRICS_AT: '{text}' is neither Unix seconds nor an ISO time") from exc

@@ -25,6 +25,10 @@ def dns_weights(ws: Workspace, policy: str) -> dict[str, int]:
 
 
 def hit_ratios(ws: Workspace) -> dict[str, float]:
+    """PoP -> CDN hit ratio: from the SLO's Prometheus when the inventory names one, else the sim."""
+    prom = ws.metrics_source()
+    if prom is not None:
+        return dict(prom.hit_ratio("pop"))
     for name, binding in ws.compiled.bindings.items():
         if binding.type == "sim":
             return ws.provider(name).store.hit_ratios()  # type: ignore[attr-defined, no-any-return]
