@@ -34,6 +34,7 @@ BUILTIN_ACTIONS: dict[str, str] = {
     "failback.check": f"{_A}.failover:check_failback",
     "apply": f"{_A}.misc:apply",
     "pool.scale": f"{_A}.pool:scale",
+    "pool.release": f"{_A}.pool:release",
     "cdn.warm": f"{_A}.cdn:warm",
     "cdn.set_ttl": f"{_A}.cdn:set_ttl",
     "ratelimit.set": f"{_A}.ratelimit:set_limit",

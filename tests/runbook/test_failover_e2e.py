@@ -28,13 +28,17 @@ def test_gradual_failover_then_failback_shifts_traffic_and_returns(sv: CLI, stor
     # pool scale, the three shift steps and the drain
     assert len(s.audit_log(500, "apply.start")) >= 1 + 1 + 3 + 1
     assert s.lock_info("apply") is None and s.lock_info("runbook:regional-failover") is None
+    scaled = [o for o in sv.json("dns", "overrides") if o["kind"] == "TranscodePool"]
+    assert scaled and all(o["merge"]["minNodes"] == 12 for o in scaled)  # receiving regions scaled first
+    assert sv.status()["_"]["origin_nodes"]
 
     p = sv("failback", "us-east", "--interval", "0s", "--yes")
     st = sv.status()
     assert st["us-east"]["drained"] is False
     assert sv.www() == before
     assert json.loads(sv("plan", "-o", "json").stdout)["changes"] == []
-    assert not [o for o in sv.json("dns", "overrides") if o["kind"] == "TrafficPolicy"]
+    assert sv.json("dns", "overrides") == []  # weights and the failover's extra capacity are released
+    assert not sv.status()["_"]["origin_nodes"]
 
 
 def test_capacity_refusal_exit_3_and_nothing_changed(sv: CLI, store) -> None:

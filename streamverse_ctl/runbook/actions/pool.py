@@ -1,4 +1,5 @@
-"""Capacity actions: ``pool.scale`` (transcode pools via override; origin nodes on the sim platform)."""
+"""Capacity actions: ``pool.scale`` (transcode pools via override; origin nodes on the sim platform) and
+``pool.release`` (undo what a runbook scaled)."""
 
 from __future__ import annotations
 
@@ -52,3 +53,32 @@ def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None
                 ctx.audit("origin.scale", region, "ok", nodes=value)
         out["origin"] = {region: value}
     return out
+
+
+def release(ctx: ActionContext, scaled_by: str = "regional-failover", keep: list[str] | None = None) -> dict[str, Any]:
+    """Return every transcode pool a runbook named ``scaled_by`` raised to its inventory size (and, on the
+    sim platform, its origin nodes), except pools in the regions listed in ``keep``."""
+    ws = ctx.ws
+    keep_regions = set(keep or [])
+    mark = f"runbook {scaled_by} ("
+    released: dict[str, int] = {}
+    for o in [o for o in ws.overrides() if o.kind == "TranscodePool" and o.reason.startswith(mark)]:
+        doc = ws.inventory.get("TranscodePool", o.name)
+        if doc is None or doc.model.region in keep_regions:
+            continue
+        clear(ctx, "TranscodePool", o.name, [f"TranscodePool/{o.name}"])
+        released[o.name] = doc.model.min_nodes
+    origin: list[str] = []
+    store = ctx.sim()
+    if store is not None:
+        for region in sorted(set(store.origin_nodes()) - keep_regions):
+            if ctx.dry_run:
+                ctx.note(f"would return origin nodes of {region} to the default")
+            else:
+                with ws.state.lock("apply", purpose=ctx.purpose, timeout=60):
+                    store.set_origin_nodes(region, None)
+                    ctx.audit("origin.scale", region, "ok", nodes=None)
+            origin.append(region)
+    if not released and not origin:
+        ctx.note(f"nothing scaled by {scaled_by} is left to release")
+    return {"pools": released, "origin": origin}
