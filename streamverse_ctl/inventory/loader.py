@@ -34,7 +34,8 @@ def load_inventory(directory: str | Path, variables: Mapping[str, str] | None = 
     root = Path(directory)
     problems: list[Problem] = []
     if not root.is_dir():
-        raise InputError([Problem(f"inventory directory not found: {root}", str(root))])
+        raise InputError([Problem(f"inventory directory not found: {root} (give one with -i DIR or "
+                                  "STREAMVERSE_INVENTORY)", str(root))])
     docs, settings, layers = _load_layer(root, problems, chain=[])
     merged_vars: dict[str, Any] = {}
     for layer_settings in settings:
