@@ -24,6 +24,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "plan": ("command", "Show what differs between the inventory and actual state, field by field, in apply order."),
     "apply": ("command",
               "Converge actual state to the inventory, behind the lock and guardrails, journaled and audited."),
+    "reconcile": ("command", "Keep reconciling: plan every interval, report drift and pending changes, converge "
+                             "with --apply."),
     "diff": ("command", "Show drift: what changed outside StreamVerse Control since it last wrote. Never acts."),
     "get": ("command", "List inventory documents of a kind with their key settings and whether actual state matches."),
     "describe": ("command", "One document in full: its source, effective spec (after overlays and overrides), the "

@@ -1,0 +1,84 @@
+"""The reconciler: plan every interval and, when allowed, converge — the controller form of ``apply``.
+
+Each iteration builds a fresh workspace, so edits to the inventory, overrides and failover state
+are picked up. Changes are applied only with ``apply=True``, never with ``--force``: a plan a
+guardrail refuses is reported and left for a human. Errors do not stop the loop; they are reported
+and retried at the next interval (a held lock simply waits for the next turn).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import LockHeld, StreamverseError
+from ..core.secrets import redact
+from .apply import apply_plan
+from .workspace import Workspace
+
+
+@dataclass
+class Tick:
+    """What one iteration saw and did."""
+
+    iteration: int
+    at: str
+    status: str  # in-sync | pending | applied | refused | locked | error
+    changes: int = 0
+    drift: int = 0
+    applied: int = 0
+    detail: str = ""
+    refusals: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def reconcile(inventory: str | Path, *, state_dir: str | Path | None = None, variables: Mapping[str, str] | None = None,
+              platform: str | None = None, apply: bool = False, interval: float = 60.0, iterations: int = 0,
+              stop: Callable[[], bool] = lambda: False) -> Iterator[Tick]:
+    """Yield one :class:`Tick` per iteration; ``iterations`` 0 runs until ``stop()`` says so."""
+    n = 0
+    while True:
+        n += 1
+        yield _once(n, inventory, state_dir, variables, platform, apply)
+        if (iterations and n >= iterations) or stop():
+            return
+        deadline = time.monotonic() + interval
+        while time.monotonic() < deadline:
+            if stop():
+                return
+            time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
+
+
+def _once(n: int, inventory: str | Path, state_dir: str | Path | None, variables: Mapping[str, str] | None,
+          platform: str | None, apply: bool) -> Tick:
+    at = datetime.now(UTC).isoformat(timespec="seconds")
+    ws = Workspace(inventory, state_dir=state_dir, variables=variables, platform=platform)
+    try:
+        plan = ws.plan()
+        drift = len(ws.drift())
+        tick = Tick(n, at, "in-sync" if plan.empty else "pending", len(plan.changes), drift)
+        if plan.empty:
+            return tick
+        if plan.refusals:
+            tick.status, tick.refusals = "refused", [f"[{r.name}] {r.message}" for r in plan.refusals]
+            ws.state.audit("reconcile", plan.id, "refused", refusals=tick.refusals)
+            return tick
+        if apply:
+            result = apply_plan(ws, plan, purpose="reconcile", lock_timeout=0.0)
+            tick.status, tick.applied = "applied", result.applied
+            bad = [v.resource_id for v in result.verify if not v.ok]
+            if bad:
+                tick.status, tick.detail = "error", f"{len(bad)} resource(s) did not converge: {', '.join(bad[:3])}"
+        return tick
+    except LockHeld as exc:
+        return Tick(n, at, "locked", detail=str(exc))
+    except StreamverseError as exc:
+        return Tick(n, at, "error", detail=redact(str(exc)))
+    finally:
+        ws.close()
