@@ -63,7 +63,8 @@ def console() -> Console:
     if _console is None:
         from rich.console import Console
 
-        _console = Console(highlight=False, soft_wrap=False)
+        width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 120  # CI logs, pipes: not 80
+        _console = Console(highlight=False, soft_wrap=False, width=width)
     return _console
 
 
