@@ -134,10 +134,11 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
                     out.append(Resource("cdn.cache_policy", f"{name}/{pop}", {
                         "pop": pop, "ttl_overrides": dict(sorted(spec.ttl_overrides.items())),
                     }, depends_on=dep, origin=origin(kind, name)))
-                if spec.top_n or spec.titles or spec.new_releases:
+                titles = sorted({*spec.titles, *(t for t, only in spec.pinned.items() if pop in only)})
+                if spec.top_n or titles or spec.new_releases:
                     out.append(Resource("cdn.warm_set", f"{name}/{pop}", {
                         "pop": pop, "top_n": spec.top_n, "new_releases": spec.new_releases,
-                        "titles": sorted(spec.titles),
+                        "titles": titles,
                     }, depends_on=dep, origin=origin(kind, name)))
     policies: dict[str, m.TrafficPolicySpec] = {}
     for (kind, name), spec in models.items():

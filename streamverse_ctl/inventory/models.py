@@ -194,6 +194,8 @@ class CacheWarmPolicySpec(Spec):
     top_n: int = Field(0, ge=0)
     new_releases: bool = False
     titles: list[str] = Field(default_factory=list)
+    pinned: dict[str, list[str]] = Field(default_factory=dict, description="title -> the only PoPs that pre-warm "
+                                         "it (e.g. a viral video on the busiest PoPs)")
     ttl_overrides: dict[str, int] = Field(default_factory=dict, description="path glob -> TTL seconds")
 
 

@@ -147,6 +147,10 @@ def check_meaning(inv: Inventory) -> list[Problem]:
                 problems.append(d.problem(f"unknown PoP '{pop}'", ("spec", "pops", "names", i)))
         for i, region in enumerate(cw.pops.regions or []):
             need_region(d, region, ("spec", "pops", "regions", i))
+        for title, only in cw.pinned.items():
+            for i, pop in enumerate(only):
+                if pop not in pop_names:
+                    problems.append(d.problem(f"unknown PoP '{pop}'", ("spec", "pinned", title, i)))
     failover = valid("FailoverPolicy")
     for extra in failover[1:]:
         problems.append(extra.problem(f"only one FailoverPolicy allowed (first: {failover[0].describe()})"))

@@ -55,3 +55,22 @@ def test_dry_run_runs_ansible_in_check_mode_and_keeps_nothing(sv: CLI) -> None:
     assert done["edge-config"]["outputs"]["artifacts"] is None
     assert sorted(p.name for p in sv.state.iterdir()) == before
     assert sv.json("sim", "status")["rate_limits"] == {}
+
+
+def test_viral_content_on_the_hottest_pops_only(sv: CLI, store) -> None:
+    sv("sim", "viral", "clip7")
+    p = sv("runbook", "run", "viral-content", "--set", "video=clip7", "--set", "hottest=3",
+           "--set", "validate_config=false", "--set", "recover_timeout=30s", "--yes", "-o", "json", timeout=240)
+    events = [json.loads(line) for line in p.stdout.splitlines()]
+    assert events[-1]["status"] == "done"
+    warm = next(e for e in events if e["event"] == "step.done" and e["step"] == "warm")["outputs"]
+    # the sim's demand: each region's load split over its PoPs by capacity; the big PoPs of the
+    # three busiest regions win (us-east 30 %, us-west 20 %, eu-west 20 % of www)
+    assert warm["pops"] == ["lax1", "lhr1", "nyc1"]
+    ratios = sv.json("sim", "status")["hit_ratios"]
+    assert all(ratios[p] >= 0.95 for p in warm["pops"])  # warmed: recovered
+    assert all(ratios[p] < 0.9 for p in ratios if p not in warm["pops"])  # the rest stayed cold
+
+    sv("runbook", "run", "viral-content", "--set", "video=clip7", "--set", "restore=true", "--yes")
+    assert not [o for o in sv.json("dns", "overrides") if o["kind"] == "CacheWarmPolicy"]
+    assert json.loads(sv("plan", "-o", "json").stdout)["changes"] == []

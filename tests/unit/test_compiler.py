@@ -109,3 +109,17 @@ def test_platform_sim_binds_everything_to_sim_whatever_providers_say(tmp_path: P
     inv = load_inventory(minimal(tmp_path / "inv", extra={"providers.yaml": provider("dns", ["dns.*"])}))
     c = compile_inventory(inv, CompileInput(platform="sim"))
     assert set(c.bindings) == {"sim"} and {r.provider for r in c.resources} == {"sim"}
+
+
+def test_pinned_titles_are_warmed_only_on_their_pops() -> None:
+    from pathlib import Path
+
+    from streamverse_ctl.inventory import load_inventory as load
+
+    repo = Path(__file__).resolve().parents[2]
+    inv = load(repo / "inventories" / "demo")
+    o = Override("CacheWarmPolicy", "new-releases", {"pinned": {"clip7": ["nyc1", "lhr1"]}})
+    c = compile_inventory(inv, CompileInput(overrides=[o]))
+    warm = {r.spec["pop"]: r.spec["titles"] for r in c.resources if r.type == "cdn.warm_set"}
+    assert {p for p, titles in warm.items() if "clip7" in titles} == {"nyc1", "lhr1"}
+    assert len(warm) == 12

@@ -25,18 +25,28 @@ def _pops(ctx: ActionContext, regions: list[str] | None, pops: list[str] | None)
 
 
 def warm(ctx: ActionContext, video: str | None = None, policy: str = "new-releases", remove: bool = False,
-         regions: list[str] | None = None, pops: list[str] | None = None) -> dict[str, Any]:
-    """With ``video``: add it to (``remove``: take it off) a CacheWarmPolicy's titles, so every PoP
-    the policy covers pre-fetches its renditions. Without: a warming job of the top titles on the
-    PoPs of ``regions``/``pops`` (sim platform only for now)."""
+         regions: list[str] | None = None, pops: list[str] | None = None, hottest: int = 0) -> dict[str, Any]:
+    """With ``video``: add it to (``remove``: take it off) a CacheWarmPolicy, so every PoP the policy
+    covers pre-fetches its renditions — or, with ``hottest: N``, only the N busiest PoPs (pinned).
+    Without: a warming job of the top titles on the PoPs of ``regions``/``pops`` (sim platform only)."""
     if video is not None:
         _policy(ctx, policy)
-        titles = list(current_spec(ctx, "CacheWarmPolicy", policy).titles)
-        new = [t for t in titles if t != video] if remove else sorted({*titles, video})
-        out = set_or_clear(ctx, "CacheWarmPolicy", policy, {"titles": new},
-                           f"runbook {ctx.runbook} ({ctx.run_id}): {'stop warming' if remove else 'warm'} {video}",
-                           [f"CacheWarmPolicy/{policy}"])
-        return {**out, "video": video, "titles": new}
+        spec = current_spec(ctx, "CacheWarmPolicy", policy)
+        titles = [t for t in spec.titles if t != video]
+        pinned: dict[str, Any] = {video: None}  # merge patch: drop any earlier pin of this video
+        chosen: list[str] = []
+        if not remove and hottest > 0:
+            chosen = busiest_pops(ctx, int(hottest), regions)
+            pinned[video] = chosen
+        elif not remove:
+            titles = sorted({*titles, video})
+        merge: dict[str, Any] = {"titles": titles}
+        if video in spec.pinned or chosen:
+            merge["pinned"] = pinned
+        what = "stop warming" if remove else (f"warm on the {len(chosen)} busiest PoPs" if chosen else "warm")
+        reason = f"runbook {ctx.runbook} ({ctx.run_id}): {what} {video}"
+        out = set_or_clear(ctx, "CacheWarmPolicy", policy, merge, reason, [f"CacheWarmPolicy/{policy}"])
+        return {**out, "video": video, "titles": titles, "pops": chosen or "all the policy's PoPs"}
     chosen = _pops(ctx, regions, pops)
     if not chosen:
         raise PermanentError("cdn.warm: no PoP matches the given regions/pops")
@@ -61,3 +71,31 @@ def set_ttl(ctx: ActionContext, pattern: str, ttl: int | None, policy: str = "ne
                        f"runbook {ctx.runbook} ({ctx.run_id}): TTL of {pattern} -> {ttl}",
                        [f"CacheWarmPolicy/{policy}"])
     return {**out, "pattern": pattern, "ttl": ttl, "previous": before}
+
+
+def busiest_pops(ctx: ActionContext, n: int, regions: list[str] | None = None) -> list[str]:
+    """The ``n`` PoPs serving the most requests now: Prometheus' request rate when the inventory names one;
+    on the sim platform, each region's load split over its PoPs by capacity."""
+    ws = ctx.ws
+    pops = {r.name: r.spec for r in ws.compiled.resources if r.type == "cdn.pop"
+            and (not regions or r.spec.get("region") in regions)}
+    demand: dict[str, float] = {}
+    prom = ws.metrics_source()
+    if prom is not None:
+        rates = prom.vector("sum by (pop) (rate(cdn_requests_total[5m]))", "pop")
+        demand = {p: rates.get(p, 0.0) for p in pops}
+    else:
+        from ...core.resources import Resource
+        from ...providers.sim.model import region_load, traffic_shares
+
+        store = ctx.require_sim("cdn.warm hottest PoPs (no Prometheus named by the SLO)")
+        records = [Resource(t, n_, s) for t, n_, s, _ in store.read(["dns.record"])]
+        load = region_load(traffic_shares(records, store.region_health()), float(store.setting("demand_rps")))
+        capacity: dict[str, float] = {}
+        for spec in pops.values():
+            capacity[str(spec["region"])] = capacity.get(str(spec["region"]), 0.0) + float(spec["capacity_gbps"])
+        demand = {p: load.get(str(s["region"]), 0.0) * float(s["capacity_gbps"]) / capacity[str(s["region"])]
+                  for p, s in pops.items()}
+    ranked = sorted(demand, key=lambda p: (-demand[p], p))[:n]
+    ctx.note("busiest PoPs: " + ", ".join(f"{p} ({demand[p]:,.0f} req/s)" for p in ranked))
+    return sorted(ranked)
