@@ -265,7 +265,7 @@ class Runner:
                 self.events("step.fail", step=key, title=title, status=status, error=redact(str(exc)))
                 raise
             except Exception as exc:
-                if attempt < retry.attempts:
+                if attempt < retry.attempts and not isinstance(exc, PermanentError):  # permanent: retrying won't help
                     delay = render_duration(retry.delay, ctx, f"{key}.retries.delay")
                     self.events("step.retry", step=key, title=title, attempt=n, error=redact(str(exc)), delay=delay)
                     time.sleep(delay)

@@ -28,6 +28,7 @@ def flaky(ctx: Any, name: str, fail_times: int = 0) -> dict[str, Any]:
 
 @actions.register("test.broken")
 def broken(ctx: Any, why: str) -> dict[str, Any]:
+    CALLS.append(("broken", ctx.step))
     raise PermanentError(why)
 
 
@@ -52,6 +53,7 @@ steps:
   - id: boom
     action: test.broken
     with: {why: "it broke after {{ steps.each.outputs.last.name }}"}
+    retries: {attempts: 3, delay: 0s}  # a PermanentError is not retried: "retrying will not help"
     on_failure:
       - id: undo
         action: test.flaky
@@ -76,7 +78,7 @@ def test_retries_when_for_each_and_compensation(ws: Workspace, tmp_path: Path) -
     seen: list[dict[str, Any]] = []
     with pytest.raises(PermanentError, match="it broke after y1"):
         Runner(ws, rb, RunOptions(), Events([seen.append])).start({})
-    assert [n for n, _ in CALLS] == ["a", "a", "a", "b-a", "x0", "y1", "undo it broke after y1"]
+    assert [n for n, _ in CALLS] == ["a", "a", "a", "b-a", "x0", "y1", "broken", "undo it broke after y1"]
     run = ws.state.journal_runs("runbook", limit=1)[0]
     assert run["status"] == "failed"
     items = {i.item: i for i in ws.state.journal_items(run["id"])}
@@ -87,7 +89,7 @@ def test_retries_when_for_each_and_compensation(ws: Workspace, tmp_path: Path) -
     CALLS.clear()
     with pytest.raises(PermanentError):
         Runner(ws, rb, RunOptions(), Events()).resume(run["id"])
-    assert CALLS == []
+    assert [n for n, _ in CALLS] == ["broken"]  # only the failed step, once
     # skipped by when, and a clean run's outputs
     f.write_text(RB.split("  - id: boom")[0] + 'outputs:\n  first: "{{ steps.first.outputs.name }}"\n')
     CALLS.clear()
