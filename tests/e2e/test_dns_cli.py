@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.inventory import demo_on_powerdns
+
 pytestmark = [pytest.mark.servers]
 
 SV = str(Path(sys.executable).parent / "streamverse")
@@ -18,33 +20,11 @@ ZONE = "sv.example."
 
 
 def _inventory(demo: Path, pdns: object) -> None:
-    (demo / "providers.yaml").write_text(f"""\
-apiVersion: streamverse.io/v1
-kind: Provider
-metadata: {{name: pdns}}
-spec:
-  type: powerdns
-  serves: {{types: ["dns.*"], zones: ["{ZONE}"]}}
-  settings: {{apiUrl: "{pdns.api_url}", apiKey: {{fromEnv: PDNS_API_KEY}}, zone: {ZONE}, luaRecords: true,
-              weightedSelector: pickwrandom, nameservers: ["{pdns.address}"]}}
----
-apiVersion: streamverse.io/v1
-kind: Provider
-metadata: {{name: sim}}
-spec:
-  type: sim
-  serves: {{types: ["platform.*", "cdn.*", "transcode.*"]}}
-""")
-    dns = demo.parent / "base" / "dns.yaml"  # www (weighted) only: PowerDNS has no latency routing
-    dns.write_text(dns.read_text().split("\n---\n")[0] + "\n")
     regions = demo.parent / "base" / "regions.yaml"  # one distinct answer per region (never contacted)
     regions.write_text(regions.read_text().replace("198.51.100.", "127.0.100."))
-    inv = demo / "inventory.yaml"
-    inv.write_text(inv.read_text() + f"""\
-  variables: {{zone: {ZONE}}}
-  patches:
-    - target: {{kind: TrafficPolicy, name: www}}
-      merge: {{spec: {{healthCheck: null}}}}
+    demo_on_powerdns(demo, pdns, ZONE, patches="""\
+    - target: {kind: TrafficPolicy, name: www}
+      merge: {spec: {healthCheck: null}}
 """)
 
 

@@ -7,35 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.inventory import demo_on_powerdns
+
 from .conftest import CLI
 
 pytestmark = [pytest.mark.servers, pytest.mark.slow]
 
 
-def _inventory(demo: Path, pdns, health_port: int) -> None:
-    (demo / "providers.yaml").write_text(f"""\
-apiVersion: streamverse.io/v1
-kind: Provider
-metadata: {{name: pdns}}
-spec:
-  type: powerdns
-  serves: {{types: ["dns.*"], zones: ["sv.example."]}}
-  settings: {{apiUrl: "{pdns.api_url}", apiKey: {{fromEnv: PDNS_API_KEY}}, zone: sv.example., luaRecords: true,
-              nameservers: ["{pdns.address}"]}}
----
-apiVersion: streamverse.io/v1
-kind: Provider
-metadata: {{name: sim}}
-spec:
-  type: sim
-  serves: {{types: ["platform.*", "cdn.*", "transcode.*"]}}
-""")
-    dns = demo.parent / "base" / "dns.yaml"  # PowerDNS LUA records have no latency routing: keep www only
-    dns.write_text(dns.read_text().split("\n---\n")[0] + "\n")
-    inv = demo / "inventory.yaml"
-    inv.write_text(inv.read_text() + f"""\
-  variables: {{zone: sv.example.}}
-  patches:
+def _inventory(demo: Path, pdns, health_port: int) -> None:  # type: ignore[no-untyped-def]
+    demo_on_powerdns(demo, pdns, patches=f"""\
     - target: {{kind: TrafficPolicy, name: "*"}}
       merge: {{spec: {{healthCheck: {{protocol: HTTP, port: {health_port}, path: /healthz}}}}}}
     - target: {{kind: Region, name: "*"}}
