@@ -18,22 +18,16 @@ from .bind import BindServer
 from .faultproxy import FaultProxy
 from .motoserver import MotoServer
 from .powerdns import PowerDNSServer
-from .process import ServerMissing
+from .process import start_or_fail
 
 ZONE = "sv.example."
 
-
-def _start(factory: Callable[[], object]) -> object:
-    try:
-        return factory()
-    except ServerMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
     server = MotoServer(tmp_path_factory.mktemp("moto"))
-    _start(server.start)
+    start_or_fail(server.start)
     yield server
     server.stop()
 
@@ -57,7 +51,7 @@ def moto(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer
 @pytest.fixture(scope="session")
 def bind_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindServer]:
     server = BindServer(tmp_path_factory.mktemp("bind"), zone=ZONE)
-    _start(server.start)
+    start_or_fail(server.start)
     yield server
     server.stop()
 
@@ -72,7 +66,7 @@ def bind(bind_server: BindServer) -> BindServer:
 @pytest.fixture(scope="session")
 def pdns_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PowerDNSServer]:
     server = PowerDNSServer(tmp_path_factory.mktemp("pdns"))
-    _start(server.start)
+    start_or_fail(server.start)
     yield server
     server.stop()
 

@@ -8,21 +8,14 @@ serves fixed backfilled data that nothing changes, so it needs no reset.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 
 from .kube import KmockServer
-from .process import ServerMissing
+from .process import start_or_fail
 from .prometheus import PrometheusServer
-
-
-def _start(factory: Callable[[], object]) -> None:
-    try:
-        factory()
-    except ServerMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
 
 
 @dataclass
@@ -40,7 +33,7 @@ class Kube:
 @pytest.fixture(scope="session")
 def kmock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KmockServer]:
     server = KmockServer(tmp_path_factory.mktemp("kmock"))
-    _start(server.start)
+    start_or_fail(server.start)
     yield server
     server.stop()
 
@@ -49,7 +42,7 @@ def kmock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KmockServ
 def kmock_server_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KmockServer]:
     """A second, independent emulator: a second region's cluster."""
     server = KmockServer(tmp_path_factory.mktemp("kmock-b"), name="kmock-b")
-    _start(server.start)
+    start_or_fail(server.start)
     yield server
     server.stop()
 
@@ -64,7 +57,7 @@ def kube(kmock_server: KmockServer) -> Kube:
 @pytest.fixture(scope="session")
 def prometheus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusServer]:
     server = PrometheusServer(tmp_path_factory.mktemp("prometheus"))
-    _start(server.start)
+    start_or_fail(server.start)
     yield server
     server.stop()
 

@@ -15,6 +15,16 @@ class ServerMissing(RuntimeError):
     """A server binary is not installed: tests must fail (never skip) with this message."""
 
 
+def start_or_fail(start: Callable[[], object]) -> None:
+    """Start a server for a fixture; a missing binary fails the test with the install hint."""
+    import pytest
+
+    try:
+        start()
+    except ServerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
 def require_binary(name: str, package: str) -> str:
     path = shutil.which(name) or next(
         (p for p in (f"/usr/sbin/{name}", f"/usr/bin/{name}") if os.access(p, os.X_OK)), None)
