@@ -138,8 +138,9 @@ def load_plugins() -> None:
     from . import builtins
 
     builtins.register_all()
+    installed = entry_points()  # one scan of the installed distributions for every group
     for reg in REGISTRIES.values():
-        for ep in entry_points(group=reg.group):
+        for ep in installed.select(group=reg.group):
             dist = getattr(ep.dist, "name", "?") if ep.dist else "?"
             reg.register_lazy(ep.name, ep.value, origin=f"entry point ({dist})")
     for d in plugin_dirs():
