@@ -77,8 +77,8 @@ def command(
 
 
 def _effective(spec: dict[str, Any], overrides: Sequence[object]) -> dict[str, Any]:
-    from ..inventory.loader import _merge_patch
+    from ..inventory.loader import merge_patch
 
     for o in overrides:
-        spec = _merge_patch(spec, dict(getattr(o, "merge", {})))
+        spec = merge_patch(spec, dict(getattr(o, "merge", {})))
     return spec

@@ -16,9 +16,9 @@ app = typer.Typer(
 def _sim(inventory: Any, state_dir: Any):  # type: ignore[no-untyped-def]
     from ..providers.sim.provider import sim_path
     from ..providers.sim.store import SimStore
-    from .state import _store
+    from .state import open_state_store
 
-    store = _store(inventory, state_dir)
+    store = open_state_store(inventory, state_dir)
     return SimStore(sim_path(store.directory)), store
 
 

@@ -9,7 +9,7 @@ from .common import DEFAULT_INVENTORY, InventoryOpt, Output, OutputOpt, StateDir
 app = typer.Typer(help="The state backend: locks, audit log, journals.", no_args_is_help=True)
 
 
-def _store(inventory: InventoryOpt, state_dir: StateDirOpt):  # type: ignore[no-untyped-def]
+def open_state_store(inventory: InventoryOpt, state_dir: StateDirOpt):  # type: ignore[no-untyped-def]
     from ..engine.workspace import DEFAULT_STATE_DIR
     from ..state import StateStore
 
@@ -34,7 +34,7 @@ def lock_(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = 
     """Show who holds the apply lock (or take it with --hold SECONDS)."""
     import time
 
-    store = _store(inventory, state_dir)
+    store = open_state_store(inventory, state_dir)
     if hold > 0:
         with store.lock("apply", purpose="state lock --hold"):
             console().print(f"holding the apply lock for {hold:g} s")
@@ -49,7 +49,7 @@ def lock_(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = 
 @app.command("unlock")
 def unlock(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None) -> None:
     """Force the apply lock free (audited). Only when its holder is dead."""
-    info = _store(inventory, state_dir).force_unlock()
+    info = open_state_store(inventory, state_dir).force_unlock()
     console().print(f"released the lock held by {info.owner}@{info.host} pid {info.pid}" if info
                     else "the lock was not held")
 
@@ -60,7 +60,7 @@ def audit(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = 
           action: Annotated[str | None, typer.Option("--action", help="Filter, e.g. 'apply*'.")] = None,
           output: OutputOpt = Output.table) -> None:
     """The append-only audit log: who did what, when, and the result."""
-    entries = _store(inventory, state_dir).audit_log(limit, action)
+    entries = open_state_store(inventory, state_dir).audit_log(limit, action)
     emit(entries, output, lambda: simple_table("Audit log", ["id", "at", "who", "action", "target", "result", "detail"],
                                                [[str(e.id), e.at, e.who, e.action, e.target, e.result, e.detail]
                                                 for e in entries]))
@@ -71,7 +71,7 @@ def journal(run_id: Annotated[str | None, typer.Argument(help="A run id; default
             inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
             output: OutputOpt = Output.table) -> None:
     """Journals of applies and runbook runs: each step's status."""
-    store = _store(inventory, state_dir)
+    store = open_state_store(inventory, state_dir)
     if run_id is None:
         runs = store.journal_runs(limit=20)
         emit(runs, output, lambda: simple_table("Runs", ["id", "kind", "ref", "status", "started", "who"],

@@ -20,6 +20,7 @@ from ..core.errors import InputError, Problem
 from ..core.resources import Resource
 from ..core.specs import FEATURE_HEALTHCHECK, ROUTING_FEATURES
 from ..inventory import models as m
+from ..inventory.loader import merge_patch
 from ..inventory.model import Document, Inventory
 
 SIM = "sim"
@@ -171,15 +172,13 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
 def _apply_overrides(inv: Inventory, overrides: Iterable[Override], problems: list[Problem]
                      ) -> dict[tuple[str, str], Any]:
     models: dict[tuple[str, str], Any] = {(d.kind, d.name): d.model for d in inv.documents}
-    from ..inventory.loader import _merge_patch
-
     for o in overrides:
         doc = inv.get(o.kind, o.name)
         if doc is None:
             continue  # the document was removed from the inventory; the override no longer applies
         model = models[(o.kind, o.name)]
         assert isinstance(model, BaseModel)
-        data = _merge_patch(model.model_dump(by_alias=True, exclude_none=True), dict(o.merge))
+        data = merge_patch(model.model_dump(by_alias=True, exclude_none=True), dict(o.merge))
         try:
             models[(o.kind, o.name)] = type(model).model_validate(data)
         except ValidationError as exc:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from ..compiler import Override
 from ..core.errors import InputError, Problem
-from ..inventory.loader import _merge_patch
+from ..inventory.loader import merge_patch
 from ..state.store import now, whoami
 from .workspace import Workspace
 
@@ -27,10 +27,10 @@ def stage_override(ws: Workspace, kind: str, name: str, merge: Mapping[str, Any]
         raise InputError([Problem(f"no {kind} named '{name}' in the inventory (known: {known})",
                                   str(ws.inventory_dir))], "override")
     existing = next((o for o in ws.overrides() if (o.kind, o.name) == (kind, name)), None)
-    combined = _merge_patch(dict(existing.merge), dict(merge)) if existing else dict(merge)
+    combined = merge_patch(dict(existing.merge), dict(merge)) if existing else dict(merge)
     model = type(doc.model)
     try:
-        model.model_validate(_merge_patch(doc.model.model_dump(by_alias=True, exclude_none=True), combined))
+        model.model_validate(merge_patch(doc.model.model_dump(by_alias=True, exclude_none=True), combined))
     except ValidationError as exc:  # report in inventory terms
         errors = exc.errors()
         raise InputError([Problem(f"{e['msg']}", doc.file, doc.source.line, doc.ref,

@@ -204,11 +204,11 @@ def _apply_patches(inv: Document, docs: list[Document], problems: list[Problem])
                 problems.append(inv.problem(f"a patch may change spec and metadata only, not {sorted(unknown)}",
                                             (*where, "merge")))
             if isinstance(merge.get("spec"), dict):
-                d.spec = _merge_patch(d.spec, merge["spec"])
+                d.spec = merge_patch(d.spec, merge["spec"])
                 _record(inv, d, merge["spec"], (*where, "merge", "spec"), ("spec",))
             meta = merge.get("metadata")
             if isinstance(meta, dict) and isinstance(meta.get("labels"), dict):
-                d.labels = {k: v for k, v in _merge_patch(d.labels, meta["labels"]).items() if v is not None}
+                d.labels = {k: v for k, v in merge_patch(d.labels, meta["labels"]).items() if v is not None}
 
 
 def _record(inv: Document, d: Document, patch: Any, src_path: Path_, dst_path: Path_) -> None:
@@ -219,7 +219,7 @@ def _record(inv: Document, d: Document, patch: Any, src_path: Path_, dst_path: P
             _record(inv, d, v, (*src_path, k), (*dst_path, k))
 
 
-def _merge_patch(target: Any, patch: Any) -> Any:
+def merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386 JSON merge patch."""
     if not isinstance(patch, dict):
         return patch
@@ -228,7 +228,7 @@ def _merge_patch(target: Any, patch: Any) -> Any:
         if value is None:
             out.pop(key, None)
         else:
-            out[key] = _merge_patch(out.get(key), value)
+            out[key] = merge_patch(out.get(key), value)
     return out
 
 

@@ -252,10 +252,6 @@ class StateStore:
                 db.execute("UPDATE journal_runs SET status=?, finished_at=?, data=? WHERE id=?",
                            (status, now(), json.dumps(data, default=str), run_id))
 
-    def journal_update_data(self, run_id: str, data: Mapping[str, Any]) -> None:
-        with self._tx() as db:
-            db.execute("UPDATE journal_runs SET data=? WHERE id=?", (json.dumps(data, default=str), run_id))
-
     def journal_run(self, run_id: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT * FROM journal_runs WHERE id=?", (run_id,)).fetchone()
         if row is None:
@@ -292,10 +288,6 @@ class StateStore:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO plans VALUES (?,?,?,?,?,?)",
                        (plan_id, now(), whoami(), fingerprint, inventory, changes))
-
-    def plan_record(self, plan_id: str) -> dict[str, Any] | None:
-        row = self._db.execute("SELECT * FROM plans WHERE id=?", (plan_id,)).fetchone()
-        return dict(row) if row else None
 
     # ----- last applied (for drift detection only; actual state is always read live) -------------
     def record_applied(self, provider: str, resource_id: str, spec: Mapping[str, Any] | None, run_id: str) -> None:
