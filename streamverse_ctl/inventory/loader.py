@@ -39,7 +39,9 @@ def load_inventory(directory: str | Path, variables: Mapping[str, str] | None = 
     docs, settings, layers = _load_layer(root, problems, chain=[])
     merged_vars: dict[str, Any] = {}
     for layer_settings in settings:
-        merged_vars.update(layer_settings.get("variables") or {})
+        layer_vars = layer_settings.get("variables")
+        if isinstance(layer_vars, dict):  # anything else is reported by the Inventory document's validation
+            merged_vars.update(layer_vars)
     for key, value in os.environ.items():
         if key.startswith("STREAMVERSE_VAR_"):
             merged_vars[key[len("STREAMVERSE_VAR_"):].lower()] = value
@@ -95,9 +97,14 @@ def _load_layer(root: Path, problems: list[Problem], chain: list[Path]
     base_docs: list[Document] = []
     settings: list[dict[str, Any]] = []
     layers: list[Path] = []
-    if inv and inv_spec.get("extends"):
-        base_dir = (root / str(inv_spec["extends"])).resolve()
-        if not base_dir.is_dir():
+    extends = inv_spec.get("extends")
+    if inv and isinstance(extends, str) and extends:
+        try:
+            base_dir = (root / extends).resolve()
+            found = base_dir.is_dir()
+        except OSError:  # e.g. a name too long for the file system
+            base_dir, found = root / extends, False
+        if not found:
             problems.append(inv.problem(f"base inventory directory not found: {_display(base_dir)}",
                                         ("spec", "extends")))
         else:
@@ -185,7 +192,8 @@ def _document(src: SourceDoc, problems: list[Problem]) -> Document | None:
 
 
 def _apply_patches(inv: Document, docs: list[Document], problems: list[Problem]) -> None:
-    for i, patch in enumerate(inv.spec.get("patches") or []):
+    patches = inv.spec.get("patches")
+    for i, patch in enumerate(patches if isinstance(patches, list) else []):
         where = ("spec", "patches", i)
         if not isinstance(patch, dict) or not isinstance(patch.get("target"), dict) \
                 or not isinstance(patch.get("merge"), dict):

@@ -32,3 +32,21 @@ def test_structure_and_reference_problems_in_one_report(tmp_path: Path) -> None:
     assert any(f == "transcode.yaml" and field == "spec" for f, _, field in got)
     assert any(f == "pops.yaml" and field == "spec.region" for f, _, field in got)
     assert len(err.value.problems) == 4
+
+
+@pytest.mark.parametrize("setting, field", [
+    ("variables: 1", "spec.variables"),
+    ("variables: [a, b]", "spec.variables"),
+    ("extends: {a: 1}", "spec.extends"),
+    ("extends: " + "x" * 5000, "spec.extends"),
+    ("patches: 5", "spec.patches"),
+])
+def test_wrongly_typed_inventory_settings_are_problems_not_crashes(tmp_path: Path, setting: str, field: str) -> None:
+    for name in ("base", "demo"):
+        shutil.copytree(REPO / "inventories" / name, tmp_path / name)
+    inv = tmp_path / "demo" / "inventory.yaml"
+    inv.write_text(inv.read_text().replace("  extends: ../base\n", "") + f"  {setting}\n")
+    with pytest.raises(InputError) as err:
+        load_inventory(tmp_path / "demo")
+    assert any(p.field == field and Path(p.file).name == "inventory.yaml" and p.line for p in err.value.problems), \
+        err.value.problems
