@@ -24,16 +24,20 @@ applying); a health check the tool does not own reads as ``route53:<id>``.
 
 Ownership
 ---------
-* Records: like external-dns, every owned record set has a TXT *registry* record named
-  ``_svctl-<rtype>.<fqdn>`` whose value is a marker ``sv=1;owner=<ownerId>;policy=...;region=...``.
-  For routed records the registry record is a weighted record (weight 0) with the same
-  ``SetIdentifier``. A record set without a registry record of our ``ownerId`` is read with
-  ``managed=False`` (so the engine never deletes it); registry records themselves are never
-  returned as resources.
-* Health checks: created with a ``CallerReference`` starting ``svctl-`` and tagged
-  ``streamverse:owner=<ownerId>``, ``streamverse:name=<resource name>``, ``streamverse:policy``,
-  ``streamverse:region`` and ``Name``. Only health checks whose tags say ``ownerId`` are managed;
-  a record's ``HealthCheckId`` is mapped to the health check's name through those tags.
+* Records: the zone holds a compact *registry* per owner (``streamverse_ctl/providers/r53registry.py``):
+  at most 256 TXT record sets ``<xx>.<ownerId>._svctl.<zone>`` listing a 12-character hash of each
+  owned record set (name, type, set identifier) with its policy, region and health check name. A
+  record set without an entry is read with ``managed=False`` (so the engine never deletes it);
+  registry record sets (any owner's) are never returned as resources. Records and the registry
+  shards they touch go out in one atomic change batch; an entry whose record set was deleted
+  behind our back is dropped the next time its shard is rewritten. A 10,000-record zone has 256
+  registry record sets, so a plan pages through ~2.5 % more than the records themselves.
+* Health checks: created with a ``CallerReference`` of ``svctl-<hash of ownerId>-...`` (immutable and
+  listed for free) and tagged ``streamverse:owner=<ownerId>``, ``streamverse:name=<resource name>``,
+  ``streamverse:policy``, ``streamverse:region`` and ``Name``. A check is ours when its caller
+  reference says so; its name comes from the registry entries of the records that use it, and only
+  a check no record names unambiguously costs a tag lookup (10 per call). One of ours with neither
+  (a crash between create and tag) reads as ``route53:<id>`` and is deleted by the next apply.
   Changing a health check's protocol or interval (immutable in Route 53) replaces it: a new one is
   created, records pointing at the old id are moved to the new id, then the old one is deleted.
 
@@ -52,9 +56,10 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from typing import Any, ClassVar
 
 import boto3
@@ -70,21 +75,18 @@ from ..core.specs import (
     FEATURE_LATENCY,
     FEATURE_WEIGHTED,
 )
-from .base import Provider, ProviderContext, VerifyResult
+from . import r53registry as registry
+from .base import BatchListener, Provider, ProviderContext, VerifyResult
 from .dnsrecords import (
     DEFAULT_OWNER,
     HEALTHCHECK,
     RECORD,
     absolute,
-    decode_marker,
-    encode_marker,
     healthcheck_spec,
     is_ip,
     normalize_record,
-    parse_registry_name,
     record_name,
     record_spec,
-    registry_name,
 )
 
 log = logging.getLogger("streamverse.providers.route53")
@@ -118,6 +120,34 @@ def _unescape(name: str) -> str:
     return "".join(out)
 
 
+def _batch_cost(changes: Iterable[tuple[str, Mapping[str, Any]]]) -> tuple[int, int]:
+    """ResourceRecord elements and value characters of changes, as Route 53 counts them (UPSERT twice)."""
+    total_r = total_c = 0
+    for action, rrset in changes:
+        values = rrset.get("ResourceRecords", [])
+        mult = 2 if action == "UPSERT" else 1
+        total_r += max(1, len(values)) * mult
+        total_c += sum(len(v["Value"]) for v in values) * mult
+    return total_r, total_c
+
+
+def _pack(changes: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Change dicts in order, cut into batches within Route 53's limits."""
+    out: list[list[dict[str, Any]]] = []
+    batch: list[dict[str, Any]] = []
+    rec = chars = 0
+    for ch in changes:
+        r, c = _batch_cost([(ch["Action"], ch["ResourceRecordSet"])])
+        if batch and (rec + r > MAX_RECORDS_PER_BATCH or chars + c > MAX_CHARS_PER_BATCH):
+            out.append(batch)
+            batch, rec, chars = [], 0, 0
+        batch.append(ch)
+        rec, chars = rec + r, chars + c
+    if batch:
+        out.append(batch)
+    return out
+
+
 class Route53Provider(Provider):
     provider_type = "route53"
     resource_types: ClassVar[frozenset[str]] = frozenset({RECORD, HEALTHCHECK})
@@ -141,7 +171,12 @@ class Route53Provider(Provider):
         self._hc_names: dict[str, str] = {}  # id -> name
         self._hc_lock = threading.Lock()
         self._change_ids: list[str] = []
-        self._unowned: set[str] = set()  # ids read as not ours: an update of one is a takeover
+        self._registry_lock = threading.Lock()
+        self._shards: dict[str, dict[str, str]] | None = None  # registry shard -> key -> entry (None: not read)
+        self._shard_rrsets: dict[str, dict[str, Any]] = {}  # shard -> its TXT record set as last read/written
+        self._present: set[str] = set()  # registry keys of the record sets that exist
+        self._shard_locks: dict[str, threading.Lock] = {}
+        self._claimed: dict[str, set[str]] = {}  # registry key -> shards (any owner's) that list it
         self._nonce = hashlib.sha256(f"{time.time_ns()}{id(self)}".encode()).hexdigest()[:12]
         session = boto3.session.Session(profile_name=self.settings.get("profile"))
         self.endpoint = self.settings.get("endpointUrl")
@@ -233,63 +268,28 @@ class Route53Provider(Provider):
                                 f"{r.spec.get('zone')} (needed by {r.origin or r.id})")
         return problems
 
-    # ----- read: health checks -----------------------------------------------------------------------
-    def _read_healthchecks(self) -> list[Resource]:
-        checks = list(self._paginate("list_health_checks", "HealthChecks"))
-        ours = [hc["Id"] for hc in checks if str(hc.get("CallerReference", "")).startswith(CALLER_PREFIX)]
-        tags: dict[str, dict[str, str]] = {}
-        groups = [ours[i:i + 10] for i in range(0, len(ours), 10)]
-
-        def fetch(ids: list[str]) -> list[dict[str, Any]]:
-            resp = self._call("list_tags_for_resources", ResourceType="healthcheck", ResourceIds=ids)
-            return list(resp.get("ResourceTagSets", []))
-
-        if groups:
-            with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-                for sets in pool.map(fetch, groups):
-                    for ts in sets:
-                        tags[ts["ResourceId"]] = {t["Key"]: t.get("Value", "") for t in ts.get("Tags", [])}
-        out: list[Resource] = []
-        ids: dict[str, str] = {}
-        for hc in checks:
-            t = tags.get(hc["Id"], {})
-            cfg = hc.get("HealthCheckConfig", {})
-            owned = t.get(TAG_OWNER) == self.owner and bool(t.get(TAG_NAME))
-            name = t[TAG_NAME] if owned else f"route53:{hc['Id']}"
-            ptype = str(cfg.get("Type", ""))
-            protocol = {"HTTP_STR_MATCH": "HTTP", "HTTPS_STR_MATCH": "HTTPS"}.get(ptype, ptype)
-            spec = healthcheck_spec(
-                protocol,
-                str(cfg.get("IPAddress") or cfg.get("FullyQualifiedDomainName") or ""),
-                int(cfg.get("Port") or (443 if protocol == "HTTPS" else 80)),
-                cfg.get("ResourcePath"),
-                int(cfg.get("RequestInterval", 30)),
-                int(cfg.get("FailureThreshold", 3)),
-                t.get(TAG_POLICY, ""),
-                t.get(TAG_REGION, ""),
-            )
-            if owned:
-                ids[name] = hc["Id"]
-            out.append(Resource(HEALTHCHECK, name, spec, self.name, managed=owned))
+    # ----- read -------------------------------------------------------------------------------------
+    def _read(self, types: Sequence[str]) -> list[Resource]:
+        # One pass over the zone: the registry says which record sets are ours and names the
+        # health checks they use, so health checks need no tag lookups in the steady state.
+        rows = self._scan_zone()
+        claims: dict[str, list[tuple[str, str | None, str | None, bool]]] = {}
+        for rr, _, entry in rows:
+            if entry is not None and entry.health_check and rr.get("HealthCheckId"):
+                named_by_convention = entry.health_check == entry.default_health_check()
+                claims.setdefault(rr["HealthCheckId"], []).append(
+                    (entry.health_check, entry.policy, entry.region, named_by_convention))
+        checks = self._read_healthchecks(claims)
         with self._hc_lock:
-            self._hc_ids = ids
-            self._hc_names = {v: k for k, v in ids.items()}
-        return out
+            hc_names = dict(self._hc_names)
+        records = []
+        for rr, fqdn, entry in rows:
+            spec = self._spec_of(rr, self.zone_name, fqdn, hc_names)
+            if entry is not None:
+                spec["policy"], spec["region"] = entry.policy, entry.region
+            records.append(Resource(RECORD, record_name(spec), spec, self.name, managed=entry is not None))
+        return (checks if HEALTHCHECK in types else []) + (records if RECORD in types else [])
 
-    def _hc_id(self, name: str | None) -> str | None:
-        if not name:
-            return None
-        with self._hc_lock:
-            known = self._hc_ids
-        if known is None or name not in known:
-            self._read_healthchecks()
-            known = self._hc_ids or {}
-        if name not in known:
-            raise PermanentError(f"{self._where()}: health check '{name}' (owner {self.owner}) not found; "
-                                 "apply dns.healthcheck resources first")
-        return known[name]
-
-    # ----- read: records -----------------------------------------------------------------------------
     def _iter_record_sets(self) -> Iterator[dict[str, Any]]:
         """Every record set once, even where a backend repeats a page boundary (moto does)."""
         seen: set[tuple[str, str, str]] = set()
@@ -301,37 +301,122 @@ class Route53Provider(Provider):
             seen.add(key)
             yield rr
 
-    def _read_records(self) -> list[Resource]:
+    def _scan_zone(self) -> list[tuple[dict[str, Any], str, registry.Entry | None]]:
+        """(record set, fqdn, registry entry or None if not ours) for every record set but registries."""
         zone = self.zone_name
-        registry: dict[tuple[str, str, str], dict[str, str]] = {}
-        plain: list[dict[str, Any]] = []
+        shards: dict[str, dict[str, str]] = {}  # every owner's shards, by record name
+        shard_rrsets: dict[str, dict[str, Any]] = {}
+        plain: list[tuple[dict[str, Any], str]] = []
         for rr in self._iter_record_sets():
-            name = absolute(_unescape(rr["Name"]))
-            if rr["Type"] == "TXT" and (reg := parse_registry_name(name)) is not None:
-                for v in rr.get("ResourceRecords", []):
-                    marker = decode_marker(v["Value"])
-                    if marker is not None:
-                        registry[(reg[0], reg[1], rr.get("SetIdentifier", ""))] = marker
-                        break
-                else:
-                    plain.append(rr)
-                continue
-            plain.append(rr)
-        with self._hc_lock:
-            hc_names = dict(self._hc_names)
-        out = []
-        for rr in plain:
             fqdn = absolute(_unescape(rr["Name"]))
-            set_id = rr.get("SetIdentifier")
-            marker = registry.get((fqdn, rr["Type"], set_id or ""))
-            owned = marker is not None and marker.get("owner") == self.owner
-            spec = self._spec_of(rr, zone, fqdn, hc_names)
-            if owned and marker is not None:
-                spec["policy"] = marker.get("policy")
-                spec["region"] = marker.get("region")
-            out.append(Resource(RECORD, record_name(spec), spec, self.name, managed=owned))
-        self._unowned = {r.id for r in out if not r.managed}
+            if registry.is_registry_name(fqdn, zone):
+                if rr["Type"] == "TXT" and "SetIdentifier" not in rr:
+                    shards[fqdn.lower()] = registry.parse_values(v["Value"] for v in rr.get("ResourceRecords", []))
+                    shard_rrsets[fqdn.lower()] = {k: rr[k] for k in ("Name", "Type", "TTL", "ResourceRecords")
+                                                  if k in rr}
+                continue
+            plain.append((rr, fqdn))
+        rows: list[tuple[dict[str, Any], str, registry.Entry | None]] = []
+        present: set[str] = set()
+        for rr, fqdn in plain:
+            key = registry.key_of(fqdn, rr["Type"], rr.get("SetIdentifier"))
+            present.add(key)
+            raw = shards.get(self._our_shard(fqdn, rr["Type"]), {}).get(key)
+            entry = None if raw is None else registry.Entry.decode(raw, bool(rr.get("HealthCheckId")))
+            rows.append((rr, fqdn, entry))
+        claimed: dict[str, set[str]] = {}
+        for shard, content in shards.items():
+            for key in content:
+                claimed.setdefault(key, set()).add(shard)
+        with self._registry_lock:
+            self._shards, self._shard_rrsets, self._present = shards, shard_rrsets, present
+            self._claimed = claimed
+        return rows
+
+    def _our_shard(self, fqdn: str, rtype: str) -> str:
+        """Record name (lower case) of our registry shard for a name and type."""
+        return f"{registry.shard_of(fqdn, rtype)}{registry.suffix(self.owner, self.zone_name)}".lower()
+
+    def _read_healthchecks(self, claims: Mapping[str, list[tuple[str, str | None, str | None, bool]]]
+                           ) -> list[Resource]:
+        """Health checks; ours carry our caller-reference prefix, named by the records that use them.
+
+        A check of ours that no owned record names unambiguously (just created, or orphaned) is
+        named by its tags; one without tags (a crash between create and tag) is read as
+        ``route53:<id>``, managed, so the next apply deletes it.
+        """
+        checks = list(self._paginate("list_health_checks", "HealthChecks"))
+        prefix = self._caller_prefix()
+        named: dict[str, tuple[str, str, str]] = {}  # id -> (name, policy, region)
+        lookup: list[str] = []
+        for hc in checks:
+            if not str(hc.get("CallerReference", "")).startswith(prefix):
+                continue
+            found = claims.get(hc["Id"], [])
+            names = {c[0] for c in found}
+            meta = {(c[1] or "", c[2] or "") for c in found if c[3]}
+            if len(names) == 1 and len(meta) == 1:
+                named[hc["Id"]] = (names.pop(), *meta.pop())
+            else:
+                lookup.append(hc["Id"])
+        groups = [lookup[i:i + 10] for i in range(0, len(lookup), 10)]
+
+        def fetch(ids: list[str]) -> list[dict[str, Any]]:
+            resp = self._call("list_tags_for_resources", ResourceType="healthcheck", ResourceIds=ids)
+            return list(resp.get("ResourceTagSets", []))
+
+        if groups:
+            with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+                for sets in pool.map(fetch, groups):
+                    for ts in sets:
+                        t = {x["Key"]: x.get("Value", "") for x in ts.get("Tags", [])}
+                        if t.get(TAG_OWNER) == self.owner and t.get(TAG_NAME):
+                            named[ts["ResourceId"]] = (t[TAG_NAME], t.get(TAG_POLICY, ""), t.get(TAG_REGION, ""))
+        out: list[Resource] = []
+        ids: dict[str, str] = {}
+        for hc in checks:
+            ours = str(hc.get("CallerReference", "")).startswith(prefix)
+            name, policy, region = named.get(hc["Id"], (f"route53:{hc['Id']}", "", ""))
+            cfg = hc.get("HealthCheckConfig", {})
+            ptype = str(cfg.get("Type", ""))
+            protocol = {"HTTP_STR_MATCH": "HTTP", "HTTPS_STR_MATCH": "HTTPS"}.get(ptype, ptype)
+            spec = healthcheck_spec(
+                protocol,
+                str(cfg.get("IPAddress") or cfg.get("FullyQualifiedDomainName") or ""),
+                int(cfg.get("Port") or (443 if protocol == "HTTPS" else 80)),
+                cfg.get("ResourcePath"),
+                int(cfg.get("RequestInterval", 30)),
+                int(cfg.get("FailureThreshold", 3)),
+                policy,
+                region,
+            )
+            if ours:
+                ids[name] = hc["Id"]
+            out.append(Resource(HEALTHCHECK, name, spec, self.name, managed=ours))
+        with self._hc_lock:
+            self._hc_ids = ids
+            self._hc_names = {v: k for k, v in ids.items()}
         return out
+
+    def _caller_prefix(self) -> str:
+        """Caller references of our health checks: ``svctl-<owner hash>-`` (immutable, listed for free)."""
+        return f"{CALLER_PREFIX}{hashlib.sha256(self.owner.encode()).hexdigest()[:8]}-"
+
+    def _hc_id(self, name: str | None) -> str | None:
+        if not name:
+            return None
+        if name.startswith("route53:"):
+            return name.split(":", 1)[1]
+        with self._hc_lock:
+            known = self._hc_ids
+        if known is None or name not in known:
+            self._read([HEALTHCHECK])
+            with self._hc_lock:
+                known = self._hc_ids or {}
+        if name not in known:
+            raise PermanentError(f"{self._where()}: health check '{name}' (owner {self.owner}) not found; "
+                                 "apply dns.healthcheck resources first")
+        return known[name]
 
     @staticmethod
     def _spec_of(rr: Mapping[str, Any], zone: str, fqdn: str, hc_names: Mapping[str, str]) -> dict[str, Any]:
@@ -368,16 +453,41 @@ class Route53Provider(Provider):
             health_check=(hc_names.get(hc_id, f"route53:{hc_id}") if hc_id else None),
         )
 
-    def _read(self, types: Sequence[str]) -> list[Resource]:
-        out = self._read_healthchecks()  # records need the id -> name map too
-        if HEALTHCHECK not in types:
-            out = []
-        if RECORD in types:
-            out += self._read_records()
-        return out
+    # ----- apply ------------------------------------------------------------------------------------
+    def apply(self, changes: Sequence[Change], *, started: BatchListener | None = None,
+              finished: BatchListener | None = None) -> None:
+        super().apply(changes, started=started, finished=finished)
+        if any(c.type == RECORD for c in changes):
+            self._tidy_registry()
+
+    def _tidy_registry(self) -> None:
+        """Drop our entries for record sets that no longer exist (deleted behind our back).
+
+        Left alone, such an entry would make a record set someone later creates under that name
+        look like ours. Runs after an apply that changed records, so a no-change run writes nothing.
+        """
+        mine = registry.suffix(self.owner, self.zone_name).lower()
+        with self._registry_lock:
+            stale = sorted(shard for shard, content in (self._shards or {}).items()
+                           if shard.endswith(mine) and any(k not in self._present for k in content))
+        if not stale:
+            return
+        with self._shards_locked(stale):
+            with self._registry_lock:
+                edits = {shard: ({k: v for k, v in (self._shards or {})[shard].items() if k in self._present},
+                                 self._shard_rrsets.get(shard)) for shard in stale}
+            changes = [ch for shard, (content, old) in edits.items() for ch in self._shard_changes(shard, content, old)]
+            for batch in _pack(changes):
+                self._retrying(partial(self._submit, batch, "tidy the ownership registry"), "registry tidy")
+            self._remember_shards({shard: content for shard, (content, _) in edits.items()})
 
     # ----- apply: batching --------------------------------------------------------------------------
     def _batches(self, changes: Sequence[Change]) -> Sequence[Sequence[Change]]:
+        """Health checks one by one; records packed to Route 53's limits, registry rewrites included.
+
+        All record sets of one name and type stay in one batch; names are taken shard by shard so
+        a batch rewrites as few registry shards as possible.
+        """
         batches: list[list[Change]] = [[c] for c in changes if c.type == HEALTHCHECK]
         groups: dict[tuple[str, str], list[Change]] = {}
         for c in changes:
@@ -385,32 +495,129 @@ class Route53Provider(Provider):
                 spec = c.after if c.after is not None else c.before
                 assert spec is not None
                 groups.setdefault((absolute(spec["fqdn"]), str(spec["rtype"]).upper()), []).append(c)
+        if not groups:
+            return batches
+        self._ensure_registry()
+        with self._registry_lock:
+            contents = {k: dict(v) for k, v in (self._shards or {}).items()}
         current: list[Change] = []
         rec = chars = 0
-        for group in groups.values():
+        touched: dict[str, tuple[int, int]] = {}  # shard -> cost of its rewrite in the current batch
+        for _, group in sorted(groups.items(), key=lambda kv: self._our_shard(*kv[0])):
             g_rec = g_chars = 0
             for c in group:
                 r, ch = self._cost(c)
                 g_rec, g_chars = g_rec + r, g_chars + ch
-            if current and (rec + g_rec > MAX_RECORDS_PER_BATCH or chars + g_chars > MAX_CHARS_PER_BATCH):
+            edited: dict[str, dict[str, str]] = {}
+            for shard, key, fields in (op for c in group for op in self._registry_ops(c)):
+                content = edited.setdefault(shard, dict(contents.get(shard, {})))
+                if fields is None:
+                    content.pop(key, None)
+                else:
+                    content[key] = fields
+            costs = {shard: self._shard_cost(shard, content) for shard, content in edited.items()}
+
+            def delta(batch: Mapping[str, tuple[int, int]], costs: Mapping[str, tuple[int, int]] = costs,
+                      g_rec: int = g_rec, g_chars: int = g_chars) -> tuple[int, int]:
+                return (g_rec + sum(c[0] - batch.get(s, (0, 0))[0] for s, c in costs.items()),
+                        g_chars + sum(c[1] - batch.get(s, (0, 0))[1] for s, c in costs.items()))
+
+            d_rec, d_chars = delta(touched)
+            if current and (rec + d_rec > MAX_RECORDS_PER_BATCH or chars + d_chars > MAX_CHARS_PER_BATCH):
                 batches.append(current)
-                current, rec, chars = [], 0, 0
+                current, rec, chars, touched = [], 0, 0, {}
+                d_rec, d_chars = delta(touched)
             current.extend(group)
-            rec, chars = rec + g_rec, chars + g_chars
+            rec, chars = rec + d_rec, chars + d_chars
+            touched.update(costs)
+            contents.update(edited)
         if current:
             batches.append(current)
         return batches
 
     def _cost(self, change: Change) -> tuple[int, int]:
-        """ResourceRecord elements and value characters this change puts into a batch."""
-        total_r = total_c = 0
-        for action, rrset in self._route53_changes(change, resolve=False):
-            n = max(1, len(rrset.get("ResourceRecords", [])))
-            c = sum(len(v["Value"]) for v in rrset.get("ResourceRecords", []))
-            mult = 2 if action == "UPSERT" else 1
-            total_r += n * mult
-            total_c += c * mult
-        return total_r, total_c
+        """ResourceRecord elements and value characters this change's record sets put into a batch."""
+        return _batch_cost(self._route53_changes(change, resolve=False))
+
+    def _shard_cost(self, shard: str, content: Mapping[str, str]) -> tuple[int, int]:
+        with self._registry_lock:
+            old = self._shard_rrsets.get(shard)
+        return _batch_cost((c["Action"], c["ResourceRecordSet"]) for c in self._shard_changes(shard, content, old))
+
+    # ----- apply: the ownership registry ------------------------------------------------------------
+    def _ensure_registry(self) -> None:
+        with self._registry_lock:
+            known = self._shards is not None
+        if not known:
+            self._retrying(self._scan_zone, "read of the ownership registry")
+
+    def _registry_ops(self, change: Change) -> list[tuple[str, str, str | None]]:
+        """(shard, key, encoded entry or None to remove) for one record change.
+
+        Taking over a record set another owner's registry lists removes it from theirs (in the
+        same atomic batch), so exactly one owner manages a record set.
+        """
+        before = normalize_record(change.before) if change.before is not None else None
+        after = normalize_record(change.after) if change.after is not None else None
+
+        def ident(spec: Mapping[str, Any]) -> tuple[str, str]:
+            return (self._our_shard(spec["fqdn"], spec["rtype"]),
+                    registry.key_of(spec["fqdn"], spec["rtype"], spec.get("set_id")))
+
+        def entry(spec: Mapping[str, Any]) -> str:
+            return registry.Entry(spec.get("policy"), spec.get("region"), spec.get("health_check")).encode()
+
+        if after is None:
+            assert before is not None
+            return [(*ident(before), None)]
+        ops: list[tuple[str, str, str | None]] = []
+        if before is not None and ident(before) != ident(after):
+            ops.append((*ident(before), None))
+        shard, key = ident(after)
+        with self._registry_lock:
+            others = sorted(self._claimed.get(key, set()) - {shard})
+        ops += [(other, key, None) for other in others]
+        ops.append((shard, key, entry(after)))  # an unchanged entry costs nothing: no rewrite
+        return ops
+
+    def _shard_rrset(self, shard: str, content: Mapping[str, str]) -> dict[str, Any]:
+        return {"Name": shard, "Type": "TXT",
+                "TTL": REGISTRY_TTL, "ResourceRecords": [{"Value": v} for v in registry.pack_values(content)]}
+
+    def _shard_changes(self, shard: str, content: Mapping[str, str],
+                       old: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+        """The change (none, UPSERT or DELETE) that takes a registry shard from ``old`` to ``content``."""
+        if not content:
+            return [{"Action": "DELETE", "ResourceRecordSet": dict(old)}] if old else []
+        new = self._shard_rrset(shard, content)
+        if old is not None and old.get("TTL") == REGISTRY_TTL and old.get("ResourceRecords") == new["ResourceRecords"]:
+            return []
+        return [{"Action": "UPSERT", "ResourceRecordSet": new}]
+
+    def _remember_shards(self, contents: Mapping[str, Mapping[str, str]]) -> None:
+        """Record what registry shards hold after a successful write."""
+        with self._registry_lock:
+            assert self._shards is not None
+            for shard, content in contents.items():
+                if content:
+                    self._shards[shard] = dict(content)
+                    self._shard_rrsets[shard] = self._shard_rrset(shard, content)
+                else:
+                    self._shards.pop(shard, None)
+                    self._shard_rrsets.pop(shard, None)
+
+    @contextmanager
+    def _shards_locked(self, shards: Sequence[str]) -> Iterator[None]:
+        """Batches in flight at once never rewrite the same shard concurrently (sorted: no deadlock)."""
+        with self._registry_lock:
+            locks = [self._shard_locks.setdefault(s, threading.Lock()) for s in sorted(shards)]
+        for lock in locks:
+            lock.acquire()
+        try:
+            yield
+        finally:
+            for lock in reversed(locks):
+                lock.release()
 
     # ----- apply: record sets -----------------------------------------------------------------------
     def _rrset(self, spec: Mapping[str, Any], resolve: bool = True) -> dict[str, Any]:
@@ -452,62 +659,70 @@ class Route53Provider(Provider):
                 rr["HealthCheckId"] = self._hc_id(hc) if resolve else "0" * 36
         return rr
 
-    def _registry_rrset(self, spec: Mapping[str, Any]) -> dict[str, Any]:
-        marker = encode_marker({"owner": self.owner, "policy": spec.get("policy"),
-                                "region": spec.get("region")})
-        rr: dict[str, Any] = {
-            "Name": registry_name(spec["fqdn"], spec["rtype"]),
-            "Type": "TXT",
-            "TTL": REGISTRY_TTL,
-            "ResourceRecords": [{"Value": f'"{marker}"'}],
-        }
-        if spec.get("set_id"):
-            rr["SetIdentifier"] = spec["set_id"]
-            rr["Weight"] = 0
-        return rr
-
     def _route53_changes(self, change: Change, resolve: bool = True) -> list[tuple[str, dict[str, Any]]]:
         before = normalize_record(change.before) if change.before is not None else None
         after = normalize_record(change.after) if change.after is not None else None
-        out: list[tuple[str, dict[str, Any]]] = []
         if change.action == "create":
             assert after is not None
-            out.append(("CREATE", self._rrset(after, resolve)))
-            out.append(("CREATE", self._registry_rrset(after)))
-        elif change.action == "delete":
+            return [("CREATE", self._rrset(after, resolve))]
+        if change.action == "delete":
             assert before is not None
-            out.append(("DELETE", self._rrset(before, resolve)))
-            out.append(("DELETE", self._registry_rrset(before)))
-        else:
-            assert before is not None and after is not None
-            if before["routing"] != after["routing"] or bool(before["set_id"]) != bool(after["set_id"]):
-                out += [("DELETE", self._rrset(before, resolve)), ("DELETE", self._registry_rrset(before)),
-                        ("CREATE", self._rrset(after, resolve)), ("CREATE", self._registry_rrset(after))]
-            else:
-                out.append(("UPSERT", self._rrset(after, resolve)))
-                takeover = "takes over" in change.reason or change.id in self._unowned
-                if takeover or (before["policy"], before["region"]) != (after["policy"], after["region"]):
-                    out.append(("UPSERT", self._registry_rrset(after)))
-        return out
+            return [("DELETE", self._rrset(before, resolve))]
+        assert before is not None and after is not None
+        if before["routing"] != after["routing"] or bool(before["set_id"]) != bool(after["set_id"]):
+            return [("DELETE", self._rrset(before, resolve)), ("CREATE", self._rrset(after, resolve))]
+        return [("UPSERT", self._rrset(after, resolve))]
 
     def _apply(self, batch: Sequence[Change]) -> None:
         if batch and batch[0].type == HEALTHCHECK:
             for c in batch:
                 self._apply_healthcheck(c)
             return
+        self._ensure_registry()
         deletes = [c for c in batch if c.action == "delete"]
         others = [c for c in batch if c.action != "delete"]
         changes = [{"Action": a, "ResourceRecordSet": rr} for c in deletes + others
                    for a, rr in self._route53_changes(c)]
-        try:
-            self._submit(changes, f"{len(batch)} record change(s)")
-        except PermanentError as exc:
-            # A timed-out attempt may have landed before botocore retried it: batches are atomic,
-            # so if the first change's effect is there, the whole batch is.
-            if ("already exists" in str(exc) or "not found" in str(exc)) and self._landed(changes[0]):
+        ops = [op for c in batch for op in self._registry_ops(c)]
+        added = {key for _, key, fields in ops if fields is not None}
+        removed = {key for _, key, fields in ops if fields is None} - added
+        shards = sorted({shard for shard, _, _ in ops})
+        with self._shards_locked(shards):
+            rewrites: dict[str, dict[str, str]] = {}
+            with self._registry_lock:
+                present = set(self._present)
+                olds = {shard: self._shard_rrsets.get(shard) for shard in shards}
+                for shard in shards:
+                    rewrites[shard] = dict((self._shards or {}).get(shard, {}))
+            for shard, key, fields in ops:
+                if fields is None:
+                    rewrites[shard].pop(key, None)
+                else:
+                    rewrites[shard][key] = fields
+            mine = registry.suffix(self.owner, self.zone_name).lower()
+            for shard, content in rewrites.items():  # forget record sets deleted behind our back
+                if shard.endswith(mine):
+                    rewrites[shard] = {k: v for k, v in content.items() if k in present or k in added}
+            changes += [ch for shard, content in rewrites.items()
+                        for ch in self._shard_changes(shard, content, olds[shard])]
+            try:
+                self._submit(changes, f"{len(batch)} record change(s)")
+            except PermanentError as exc:
+                # A timed-out attempt may have landed before botocore retried it: batches are atomic,
+                # so if the first change's effect is there, the whole batch is.
+                if not (("already exists" in str(exc) or "not found" in str(exc)) and self._landed(changes[0])):
+                    raise
                 log.info("%s: batch had already been applied by an earlier attempt", self._where())
-                return
-            raise
+            self._remember_shards(rewrites)
+            with self._registry_lock:
+                self._present = (self._present | added) - removed
+                for shard, content in rewrites.items():
+                    for key in {k for _, k, _ in ops}:
+                        holders = self._claimed.setdefault(key, set())
+                        if key in content:
+                            holders.add(shard)
+                        else:
+                            holders.discard(shard)
 
     def _landed(self, change: Mapping[str, Any]) -> bool:
         want = change["ResourceRecordSet"]
@@ -574,7 +789,7 @@ class Route53Provider(Provider):
 
     def _create_hc(self, name: str, spec: Mapping[str, Any]) -> str:
         # Same caller reference for retries of this run: a retried create returns the same check.
-        ref = CALLER_PREFIX + hashlib.sha256(
+        ref = self._caller_prefix() + hashlib.sha256(
             f"{self.owner}|{name}|{canonical_json(dict(spec))}|{self._nonce}".encode()).hexdigest()[:40]
         resp = self._call("create_health_check", CallerReference=ref, HealthCheckConfig=self._hc_config(spec))
         hc_id = str(resp["HealthCheck"]["Id"])

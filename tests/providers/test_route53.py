@@ -218,7 +218,12 @@ def test_thousands_of_records_respect_batch_limits_and_pagination(moto: Any, tmp
     assert all(r <= 1000 and ch <= 32000 for r, ch in costs), costs
     total_r = sum(r for r, _ in costs)
     total_c = sum(ch for _, ch in costs)
-    assert total_r == 2 * n + 30 * 10 + 30  # each record + its ownership registry record
+    registry_writes = [ch for b in batches for ch in b["Changes"]
+                       if ch["ResourceRecordSet"]["Name"].endswith("._svctl.sv.example.")]
+    assert total_r - sum(cost({"Changes": [ch]})[0] for ch in registry_writes) == n + 30 * 10  # the records
+    # ownership costs at most one registry shard per 256th of the names, each written about once
+    shards = {ch["ResourceRecordSet"]["Name"] for ch in registry_writes}
+    assert len(shards) <= 256 and len(registry_writes) <= len(shards) + len(batches)
     # packed close to the minimum the limits allow (groups of one name are never split)
     assert len(batches) <= max(math.ceil(total_r / 1000), math.ceil(total_c / 32000)) + 1
     assert p.api_calls["ChangeResourceRecordSets"] == len(batches)
@@ -227,7 +232,7 @@ def test_thousands_of_records_respect_batch_limits_and_pagination(moto: Any, tmp
     p.api_calls.clear()
     actual = p.read(["dns.record"])
     assert len([r for r in actual if r.managed]) == n + 30
-    assert p.api_calls["ListResourceRecordSets"] >= math.ceil((2 * n + 60) / 300)
+    assert p.api_calls["ListResourceRecordSets"] == math.ceil((n + 30 + len(shards) + 2) / 300)
     assert plan(p, desired) == []
 
     # a 10 % change goes out as UPSERTs only (no registry rewrites), still within limits
@@ -295,3 +300,54 @@ def test_a_retried_batch_that_had_landed_is_recognised(moto: Any, tmp_path: Path
                     {**desired[0].spec, "values": ["203.0.113.9"]})]
     with pytest.raises(ProviderError, match="already exists"):
         p.apply([*clash, *changes])  # what exists differs: a real conflict stays an error
+
+
+def test_plan_reads_ownership_from_the_zone_without_per_check_tag_lookups(moto: Any, tmp_path: Path) -> None:
+    zone_id = _zone(moto.url)
+    p = _provider(moto.url, tmp_path)
+    desired = _desired()
+    apply(p, desired)
+    rrsets = _all_rrsets(moto.url, zone_id)
+    registry = [rr for rr in rrsets if rr["Name"].endswith("._svctl.sv.example.")]
+    records = [rr for rr in rrsets if rr not in registry and rr["Type"] not in ("NS", "SOA")]
+    assert len(records) == len(desired) - 2 and 1 <= len(registry) <= 12  # a shard per name/type at most
+
+    fresh = _provider(moto.url, tmp_path)  # a new process: nothing cached
+    assert plan(fresh, desired) == []
+    assert dict(fresh.api_calls) == {"ListResourceRecordSets": 1, "ListHealthChecks": 1, "ListHostedZonesByName": 1}
+
+
+def test_crash_leftovers_are_recognised(moto: Any, tmp_path: Path) -> None:
+    """A check created but never tagged is deleted; one tagged but not yet used is kept, not re-created."""
+    _zone(moto.url)
+    p = _provider(moto.url, tmp_path)
+    desired = _desired()
+    c = _client(moto.url)
+    untagged = c.create_health_check(CallerReference=p._caller_prefix() + "crash-before-tag", HealthCheckConfig={
+        "Type": "TCP", "IPAddress": "192.0.2.99", "Port": 443, "RequestInterval": 30, "FailureThreshold": 3,
+    })["HealthCheck"]["Id"]
+    apply_changes(p, [ch for ch in plan(p, desired) if ch.type == "dns.healthcheck" and ch.action == "create"])
+
+    fresh = _provider(moto.url, tmp_path)
+    changes = plan(fresh, desired)
+    assert ("delete", f"dns.healthcheck/route53:{untagged}") in [(ch.action, ch.id) for ch in changes]
+    assert not [ch for ch in changes if ch.type == "dns.healthcheck" and ch.action == "create"]
+    assert fresh.api_calls["ListTagsForResources"] == 1  # only the checks no record names yet
+    apply_changes(fresh, changes)
+    assert plan(_provider(moto.url, tmp_path), desired) == []
+    assert untagged not in {h["Id"] for h in c.list_health_checks()["HealthChecks"]}
+
+
+def test_a_record_deleted_behind_the_tools_back_is_recreated_and_its_entry_kept_tidy(moto: Any,
+                                                                                     tmp_path: Path) -> None:
+    zone_id = _zone(moto.url)
+    p = _provider(moto.url, tmp_path)
+    desired = [rec(Z, "a", values=["192.0.2.1"]), rec(Z, "b", values=["192.0.2.2"])]
+    apply(p, desired)
+    _client(moto.url).change_resource_record_sets(HostedZoneId=zone_id, ChangeBatch={"Changes": [
+        {"Action": "DELETE", "ResourceRecordSet": {"Name": "a.sv.example.", "Type": "A", "TTL": 60,
+                                                   "ResourceRecords": [{"Value": "192.0.2.1"}]}}]})
+    assert [(ch.action, ch.id) for ch in plan(p, desired)] == [("create", "dns.record/a.sv.example./A")]
+    apply(p, desired[1:])  # dropped from the inventory instead: its stale entry is no longer claimed
+    apply(p, [])
+    assert sorted(rr["Type"] for rr in _all_rrsets(moto.url, zone_id)) == ["NS", "SOA"]  # no registry left
