@@ -32,3 +32,27 @@ spec:
     dns.write_text(dns.read_text().split("\n---\n")[0] + "\n")
     inv = demo / "inventory.yaml"
     inv.write_text(inv.read_text() + f"  variables: {{zone: {zone}}}\n" + (f"  patches:\n{patches}" if patches else ""))
+
+
+def demo_on_route53(demo: Path, zone: str = "sv.example.") -> None:
+    """Rewrite a copy of inventories/demo: ``dns.*`` (both policies, with health checks) served by
+    Route 53's hosted zone ``zone`` — the endpoint comes from AWS_ENDPOINT_URL_ROUTE_53 as for a
+    user — and everything else by the sim platform."""
+    (demo / "providers.yaml").write_text(f"""\
+apiVersion: streamverse.io/v1
+kind: Provider
+metadata: {{name: route53}}
+spec:
+  type: route53
+  serves: {{types: ["dns.*"], zones: ["{zone}"]}}
+  settings: {{zone: {zone}, waitInsync: true}}
+---
+apiVersion: streamverse.io/v1
+kind: Provider
+metadata: {{name: sim}}
+spec:
+  type: sim
+  serves: {{types: ["platform.*", "cdn.*", "transcode.*"]}}
+""")
+    inv = demo / "inventory.yaml"
+    inv.write_text(inv.read_text() + f"  variables: {{zone: {zone}}}\n")
