@@ -272,14 +272,17 @@ class Route53Provider(Provider):
     def _read(self, types: Sequence[str]) -> list[Resource]:
         # One pass over the zone: the registry says which record sets are ours and names the
         # health checks they use, so health checks need no tag lookups in the steady state.
-        rows = self._scan_zone()
+        with ThreadPoolExecutor(max_workers=1) as pool:  # independent lists: page through both at once
+            listed = pool.submit(lambda: list(self._paginate("list_health_checks", "HealthChecks")))
+            rows = self._scan_zone()
+            all_checks = listed.result()
         claims: dict[str, list[tuple[str, str | None, str | None, bool]]] = {}
         for rr, _, entry in rows:
             if entry is not None and entry.health_check and rr.get("HealthCheckId"):
                 named_by_convention = entry.health_check == entry.default_health_check()
                 claims.setdefault(rr["HealthCheckId"], []).append(
                     (entry.health_check, entry.policy, entry.region, named_by_convention))
-        checks = self._read_healthchecks(claims)
+        checks = self._read_healthchecks(all_checks, claims)
         with self._hc_lock:
             hc_names = dict(self._hc_names)
         records = []
@@ -337,15 +340,14 @@ class Route53Provider(Provider):
         """Record name (lower case) of our registry shard for a name and type."""
         return f"{registry.shard_of(fqdn, rtype)}{registry.suffix(self.owner, self.zone_name)}".lower()
 
-    def _read_healthchecks(self, claims: Mapping[str, list[tuple[str, str | None, str | None, bool]]]
-                           ) -> list[Resource]:
+    def _read_healthchecks(self, checks: Sequence[Mapping[str, Any]],
+                           claims: Mapping[str, list[tuple[str, str | None, str | None, bool]]]) -> list[Resource]:
         """Health checks; ours carry our caller-reference prefix, named by the records that use them.
 
         A check of ours that no owned record names unambiguously (just created, or orphaned) is
         named by its tags; one without tags (a crash between create and tag) is read as
         ``route53:<id>``, managed, so the next apply deletes it.
         """
-        checks = list(self._paginate("list_health_checks", "HealthChecks"))
         prefix = self._caller_prefix()
         named: dict[str, tuple[str, str, str]] = {}  # id -> (name, policy, region)
         lookup: list[str] = []
