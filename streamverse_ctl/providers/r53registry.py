@@ -94,6 +94,21 @@ def key_of(fqdn: str, rtype: str, set_id: str | None) -> str:
     return base64.b32encode(hashlib.sha256(base.encode()).digest()).decode()[:12].lower()
 
 
+Op = tuple[str, str, str | None]  # (shard, key, encoded entry or None to remove)
+
+
+def apply_ops(contents: Mapping[str, Mapping[str, str]], ops: Iterable[Op]) -> dict[str, dict[str, str]]:
+    """The shards ``ops`` touch, as they read after the ops (``contents`` is left as it is)."""
+    out: dict[str, dict[str, str]] = {}
+    for shard, key, fields in ops:
+        content = out.setdefault(shard, dict(contents.get(shard, {})))
+        if fields is None:
+            content.pop(key, None)
+        else:
+            content[key] = fields
+    return out
+
+
 def parse_values(values: Iterable[str]) -> dict[str, str]:
     """Entries (key -> encoded fields) from a shard's TXT values."""
     out: dict[str, str] = {}

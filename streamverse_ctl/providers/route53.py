@@ -59,7 +59,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from functools import partial
+from functools import cached_property, partial
 from typing import Any, ClassVar
 
 import boto3
@@ -129,6 +129,14 @@ def _batch_cost(changes: Iterable[tuple[str, Mapping[str, Any]]]) -> tuple[int, 
         total_r += max(1, len(values)) * mult
         total_c += sum(len(v["Value"]) for v in values) * mult
     return total_r, total_c
+
+
+def _batch_delta(own: tuple[int, int], costs: Mapping[str, tuple[int, int]],
+                 batch: Mapping[str, tuple[int, int]]) -> tuple[int, int]:
+    """What a group of record changes (``own`` cost, rewriting shards at ``costs``) adds to a batch
+    that already rewrites some shards at ``batch``."""
+    return (own[0] + sum(c[0] - batch.get(s, (0, 0))[0] for s, c in costs.items()),
+            own[1] + sum(c[1] - batch.get(s, (0, 0))[1] for s, c in costs.items()))
 
 
 def _pack(changes: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -336,9 +344,17 @@ class Route53Provider(Provider):
             self._claimed = claimed
         return rows
 
+    @cached_property
+    def _registry_suffix(self) -> str:
+        """``.<owner>._svctl.<zone>`` in lower case: every shard of our registry ends with it."""
+        return registry.suffix(self.owner, self.zone_name).lower()
+
     def _our_shard(self, fqdn: str, rtype: str) -> str:
         """Record name (lower case) of our registry shard for a name and type."""
-        return f"{registry.shard_of(fqdn, rtype)}{registry.suffix(self.owner, self.zone_name)}".lower()
+        return f"{registry.shard_of(fqdn, rtype)}{self._registry_suffix}"
+
+    def _is_ours(self, shard: str) -> bool:
+        return shard.endswith(self._registry_suffix)
 
     def _read_healthchecks(self, checks: Sequence[Mapping[str, Any]],
                            claims: Mapping[str, list[tuple[str, str | None, str | None, bool]]]) -> list[Resource]:
@@ -349,18 +365,17 @@ class Route53Provider(Provider):
         ``route53:<id>``, managed, so the next apply deletes it.
         """
         prefix = self._caller_prefix()
+        ours = {hc["Id"] for hc in checks if str(hc.get("CallerReference", "")).startswith(prefix)}
         named: dict[str, tuple[str, str, str]] = {}  # id -> (name, policy, region)
         lookup: list[str] = []
-        for hc in checks:
-            if not str(hc.get("CallerReference", "")).startswith(prefix):
-                continue
-            found = claims.get(hc["Id"], [])
+        for hc_id in sorted(ours):
+            found = claims.get(hc_id, [])
             names = {c[0] for c in found}
             meta = {(c[1] or "", c[2] or "") for c in found if c[3]}
             if len(names) == 1 and len(meta) == 1:
-                named[hc["Id"]] = (names.pop(), *meta.pop())
+                named[hc_id] = (names.pop(), *meta.pop())
             else:
-                lookup.append(hc["Id"])
+                lookup.append(hc_id)
         groups = [lookup[i:i + 10] for i in range(0, len(lookup), 10)]
 
         def fetch(ids: list[str]) -> list[dict[str, Any]]:
@@ -377,7 +392,6 @@ class Route53Provider(Provider):
         out: list[Resource] = []
         ids: dict[str, str] = {}
         for hc in checks:
-            ours = str(hc.get("CallerReference", "")).startswith(prefix)
             name, policy, region = named.get(hc["Id"], (f"route53:{hc['Id']}", "", ""))
             cfg = hc.get("HealthCheckConfig", {})
             ptype = str(cfg.get("Type", ""))
@@ -392,9 +406,9 @@ class Route53Provider(Provider):
                 policy,
                 region,
             )
-            if ours:
+            if hc["Id"] in ours:
                 ids[name] = hc["Id"]
-            out.append(Resource(HEALTHCHECK, name, spec, self.name, managed=ours))
+            out.append(Resource(HEALTHCHECK, name, spec, self.name, managed=hc["Id"] in ours))
         with self._hc_lock:
             self._hc_ids = ids
             self._hc_names = {v: k for k, v in ids.items()}
@@ -468,10 +482,9 @@ class Route53Provider(Provider):
         Left alone, such an entry would make a record set someone later creates under that name
         look like ours. Runs after an apply that changed records, so a no-change run writes nothing.
         """
-        mine = registry.suffix(self.owner, self.zone_name).lower()
         with self._registry_lock:
             stale = sorted(shard for shard, content in (self._shards or {}).items()
-                           if shard.endswith(mine) and any(k not in self._present for k in content))
+                           if self._is_ours(shard) and any(k not in self._present for k in content))
         if not stale:
             return
         with self._shards_locked(stale):
@@ -501,7 +514,7 @@ class Route53Provider(Provider):
             return batches
         self._ensure_registry()
         with self._registry_lock:
-            contents = {k: dict(v) for k, v in (self._shards or {}).items()}
+            contents: dict[str, Mapping[str, str]] = dict(self._shards or {})  # apply_ops copies what it edits
         current: list[Change] = []
         rec = chars = 0
         touched: dict[str, tuple[int, int]] = {}  # shard -> cost of its rewrite in the current batch
@@ -510,25 +523,13 @@ class Route53Provider(Provider):
             for c in group:
                 r, ch = self._cost(c)
                 g_rec, g_chars = g_rec + r, g_chars + ch
-            edited: dict[str, dict[str, str]] = {}
-            for shard, key, fields in (op for c in group for op in self._registry_ops(c)):
-                content = edited.setdefault(shard, dict(contents.get(shard, {})))
-                if fields is None:
-                    content.pop(key, None)
-                else:
-                    content[key] = fields
+            edited = registry.apply_ops(contents, (op for c in group for op in self._registry_ops(c)))
             costs = {shard: self._shard_cost(shard, content) for shard, content in edited.items()}
-
-            def delta(batch: Mapping[str, tuple[int, int]], costs: Mapping[str, tuple[int, int]] = costs,
-                      g_rec: int = g_rec, g_chars: int = g_chars) -> tuple[int, int]:
-                return (g_rec + sum(c[0] - batch.get(s, (0, 0))[0] for s, c in costs.items()),
-                        g_chars + sum(c[1] - batch.get(s, (0, 0))[1] for s, c in costs.items()))
-
-            d_rec, d_chars = delta(touched)
+            d_rec, d_chars = _batch_delta((g_rec, g_chars), costs, touched)
             if current and (rec + d_rec > MAX_RECORDS_PER_BATCH or chars + d_chars > MAX_CHARS_PER_BATCH):
                 batches.append(current)
                 current, rec, chars, touched = [], 0, 0, {}
-                d_rec, d_chars = delta(touched)
+                d_rec, d_chars = _batch_delta((g_rec, g_chars), costs, touched)
             current.extend(group)
             rec, chars = rec + d_rec, chars + d_chars
             touched.update(costs)
@@ -553,7 +554,7 @@ class Route53Provider(Provider):
         if not known:
             self._retrying(self._scan_zone, "read of the ownership registry")
 
-    def _registry_ops(self, change: Change) -> list[tuple[str, str, str | None]]:
+    def _registry_ops(self, change: Change) -> list[registry.Op]:
         """(shard, key, encoded entry or None to remove) for one record change.
 
         Taking over a record set another owner's registry lists removes it from theirs (in the
@@ -572,7 +573,7 @@ class Route53Provider(Provider):
         if after is None:
             assert before is not None
             return [(*ident(before), None)]
-        ops: list[tuple[str, str, str | None]] = []
+        ops: list[registry.Op] = []
         if before is not None and ident(before) != ident(after):
             ops.append((*ident(before), None))
         shard, key = ident(after)
@@ -690,20 +691,12 @@ class Route53Provider(Provider):
         removed = {key for _, key, fields in ops if fields is None} - added
         shards = sorted({shard for shard, _, _ in ops})
         with self._shards_locked(shards):
-            rewrites: dict[str, dict[str, str]] = {}
             with self._registry_lock:
                 present = set(self._present)
                 olds = {shard: self._shard_rrsets.get(shard) for shard in shards}
-                for shard in shards:
-                    rewrites[shard] = dict((self._shards or {}).get(shard, {}))
-            for shard, key, fields in ops:
-                if fields is None:
-                    rewrites[shard].pop(key, None)
-                else:
-                    rewrites[shard][key] = fields
-            mine = registry.suffix(self.owner, self.zone_name).lower()
+                rewrites = registry.apply_ops(self._shards or {}, ops)
             for shard, content in rewrites.items():  # forget record sets deleted behind our back
-                if shard.endswith(mine):
+                if self._is_ours(shard):
                     rewrites[shard] = {k: v for k, v in content.items() if k in present or k in added}
             changes += [ch for shard, content in rewrites.items()
                         for ch in self._shard_changes(shard, content, olds[shard])]
@@ -718,13 +711,12 @@ class Route53Provider(Provider):
             self._remember_shards(rewrites)
             with self._registry_lock:
                 self._present = (self._present | added) - removed
-                for shard, content in rewrites.items():
-                    for key in {k for _, k, _ in ops}:
-                        holders = self._claimed.setdefault(key, set())
-                        if key in content:
-                            holders.add(shard)
-                        else:
-                            holders.discard(shard)
+                for shard, key, _ in ops:
+                    holders = self._claimed.setdefault(key, set())
+                    if key in rewrites[shard]:
+                        holders.add(shard)
+                    else:
+                        holders.discard(shard)
 
     def _landed(self, change: Mapping[str, Any]) -> bool:
         want = change["ResourceRecordSet"]

@@ -1,4 +1,4 @@
-"""Test inventories bound to a real server: the demo with its DNS on PowerDNS, the rest on the sim."""
+"""Test inventories bound to a real server: the demo with its DNS on PowerDNS or Route 53, the rest on the sim."""
 
 from __future__ import annotations
 
@@ -6,20 +6,18 @@ from pathlib import Path
 from typing import Any
 
 
-def demo_on_powerdns(demo: Path, pdns: Any, zone: str = "sv.example.", patches: str = "") -> None:
-    """Rewrite a copy of inventories/demo (and its base beside it): ``dns.*`` served by ``pdns`` in
-    ``zone`` (API key from env PDNS_API_KEY), everything else by the sim platform, only the weighted
-    ``www`` policy kept (PowerDNS has no latency routing). ``patches`` are YAML list items appended
-    to the demo's Inventory document ``spec.patches``."""
+def _demo_with_dns(demo: Path, name: str, provider_type: str, zone: str, settings: str, patches: str = "") -> None:
+    """Rewrite a copy of inventories/demo: ``dns.*`` in ``zone`` served by one provider (``settings``
+    is its YAML flow mapping), everything else by the sim platform; ``patches`` are YAML list items
+    appended to the demo's Inventory document ``spec.patches``."""
     (demo / "providers.yaml").write_text(f"""\
 apiVersion: streamverse.io/v1
 kind: Provider
-metadata: {{name: pdns}}
+metadata: {{name: {name}}}
 spec:
-  type: powerdns
+  type: {provider_type}
   serves: {{types: ["dns.*"], zones: ["{zone}"]}}
-  settings: {{apiUrl: "{pdns.api_url}", apiKey: {{fromEnv: PDNS_API_KEY}}, zone: {zone}, luaRecords: true,
-              weightedSelector: pickwrandom, nameservers: ["{pdns.address}"]}}
+  settings: {settings}
 ---
 apiVersion: streamverse.io/v1
 kind: Provider
@@ -28,31 +26,21 @@ spec:
   type: sim
   serves: {{types: ["platform.*", "cdn.*", "transcode.*"]}}
 """)
-    dns = demo.parent / "base" / "dns.yaml"
-    dns.write_text(dns.read_text().split("\n---\n")[0] + "\n")
     inv = demo / "inventory.yaml"
     inv.write_text(inv.read_text() + f"  variables: {{zone: {zone}}}\n" + (f"  patches:\n{patches}" if patches else ""))
 
 
+def demo_on_powerdns(demo: Path, pdns: Any, zone: str = "sv.example.", patches: str = "") -> None:
+    """The demo (and its base beside it) with ``dns.*`` served by ``pdns`` (API key from env
+    PDNS_API_KEY), only the weighted ``www`` policy kept (PowerDNS has no latency routing)."""
+    _demo_with_dns(demo, "pdns", "powerdns", zone, f"""{{apiUrl: "{pdns.api_url}", apiKey: {{fromEnv: PDNS_API_KEY}}, \
+zone: {zone}, luaRecords: true,
+              weightedSelector: pickwrandom, nameservers: ["{pdns.address}"]}}""", patches)
+    dns = demo.parent / "base" / "dns.yaml"
+    dns.write_text(dns.read_text().split("\n---\n")[0] + "\n")
+
+
 def demo_on_route53(demo: Path, zone: str = "sv.example.") -> None:
-    """Rewrite a copy of inventories/demo: ``dns.*`` (both policies, with health checks) served by
-    Route 53's hosted zone ``zone`` — the endpoint comes from AWS_ENDPOINT_URL_ROUTE_53 as for a
-    user — and everything else by the sim platform."""
-    (demo / "providers.yaml").write_text(f"""\
-apiVersion: streamverse.io/v1
-kind: Provider
-metadata: {{name: route53}}
-spec:
-  type: route53
-  serves: {{types: ["dns.*"], zones: ["{zone}"]}}
-  settings: {{zone: {zone}, waitInsync: true}}
----
-apiVersion: streamverse.io/v1
-kind: Provider
-metadata: {{name: sim}}
-spec:
-  type: sim
-  serves: {{types: ["platform.*", "cdn.*", "transcode.*"]}}
-""")
-    inv = demo / "inventory.yaml"
-    inv.write_text(inv.read_text() + f"  variables: {{zone: {zone}}}\n")
+    """The demo with ``dns.*`` (both policies, with health checks) served by Route 53's hosted zone
+    ``zone``; the endpoint comes from AWS_ENDPOINT_URL_ROUTE_53, as for a user."""
+    _demo_with_dns(demo, "route53", "route53", zone, f"{{zone: {zone}, waitInsync: true}}")
