@@ -66,24 +66,27 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   step_done "venv: created $VENV"
 fi
 stamp="$VENV/.streamverse-setup"
-want="$(cat "$REPO/pyproject.toml" | sha256sum | cut -d' ' -f1) $REPO"
+CONSTRAINTS="$REPO/constraints.txt"
+want="$(cat "$REPO/pyproject.toml" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1) $REPO"
 if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] \
     && "$VENV/bin/python" -c "import streamverse_ctl, pytest, hypothesis" 2>/dev/null \
     && [[ -x "$VENV/bin/streamverse" ]]; then
-  step_done "pip: $VENV is up to date with pyproject.toml"
+  step_done "pip: $VENV is up to date with pyproject.toml and constraints.txt"
 else
   export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
   log="$VENV/pip-install.log"
-  # pyproject pins kubernetes<37 (37 needs python-dateutil 4, botocore <3): keep it, or pip
-  # backtracks through boto3 releases for minutes.
-  if ! { "$VENV/bin/python" -m pip install -q --upgrade pip \
-         && (cd "$REPO" && "$VENV/bin/python" -m pip install -q -e '.[test]'); } >"$log" 2>&1; then
+  # Every package, pip and the build backend included, comes from constraints.txt (refresh it with
+  # scripts/lock.sh): a release elsewhere cannot change what a fresh machine installs. The build runs
+  # without isolation so it uses the pinned setuptools instead of fetching the newest.
+  if ! { "$VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" --upgrade pip setuptools wheel \
+         && (cd "$REPO" && "$VENV/bin/python" -m pip install -q -c "$CONSTRAINTS" --no-build-isolation \
+             -e '.[test]'); } >"$log" 2>&1; then
     tail -n 60 "$log"
     say "pip install failed (full log: $log)"
     exit 1
   fi
   printf '%s\n' "$want" >"$stamp"
-  step_done "pip: installed streamverse-ctl (editable) with test extras into $VENV"
+  step_done "pip: installed streamverse-ctl (editable) with test extras into $VENV from constraints.txt"
 fi
 
 say "ready in $(elapsed "$T0") s: $("$VENV/bin/streamverse" --version)  (activate: source $VENV/bin/activate)"

@@ -7,10 +7,16 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["tests.servers.fixtures", "tests.servers.fixtures_k8s_prom"]
 
 REPO = Path(__file__).resolve().parent.parent
+
+# In CI the property tests draw the same examples every run (a red CI is reproducible, never luck);
+# locally they explore new ones. Either way no example is timed (deadline=None in the tests).
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "default")
 
 
 @pytest.fixture(scope="session", autouse=True)

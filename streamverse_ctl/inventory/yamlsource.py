@@ -77,6 +77,8 @@ class _Unbuildable(Exception):
         self.line = line
 
 
+MAX_DEPTH = 100  # collections inside collections, block or flow
+TOO_DEEP = f"invalid YAML: nested more than {MAX_DEPTH} levels deep"
 MAX_NODES = 200_000  # per document, after alias expansion (a "billion laughs" document stops here)
 
 
@@ -90,8 +92,8 @@ def _construct(node: yaml.Node, path: Path_, lines: dict[Path_, int], problems: 
     budget[0] -= 1
     if budget[0] < 0:
         raise _Unbuildable(f"invalid YAML: more than {MAX_NODES:,} values after expanding aliases", line)
-    if len(path) > 100:
-        raise _Unbuildable("invalid YAML: nested more than 100 levels deep", line)
+    if len(path) > MAX_DEPTH:
+        raise _Unbuildable(TOO_DEEP, line)
     lines[path] = line
     if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
         active.add(id(node))
@@ -174,19 +176,37 @@ def _parse(text: str, file: str) -> tuple[list[SourceDoc], list[Problem]]:
     except _Unbuildable as exc:
         problems.append(Problem(str(exc), file, exc.line))
     except RecursionError:  # the YAML composer itself recurses on very deep nesting
-        problems.append(Problem("invalid YAML: nested too deeply", file, 1))
+        problems.append(Problem(TOO_DEEP, file, 1))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        msg = " ".join(str(x) for x in (exc.context, exc.problem) if x)
-        problems.append(Problem(f"invalid YAML: {msg}", file, line))
+        if mark is not None and _flow_depth(text, mark.index) > MAX_DEPTH:
+            # the scanner's own nesting limit (libyaml's words change between releases): say it in ours
+            problems.append(Problem(TOO_DEEP, file, line))
+        else:
+            msg = " ".join(str(x) for x in (exc.context, exc.problem) if x)
+            problems.append(Problem(f"invalid YAML: {msg}", file, line))
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow: no mark, only a position
         line = text.count("\n", 0, max(0, exc.position)) + 1
-        char = f" (#x{ord(exc.character):04x})" if isinstance(exc.character, str) and len(exc.character) == 1 else ""
-        problems.append(Problem(f"invalid YAML: {exc.reason}{char}", file, line))
+        char = exc.character  # a str from the pure-Python reader, an int code from libyaml's
+        code = ord(char) if isinstance(char, str) and len(char) == 1 else char if isinstance(char, int) else None
+        what = (f"character #x{code:04x} is not allowed in YAML text" if code is not None
+                else "a character that is not allowed in YAML text")
+        problems.append(Problem(f"invalid YAML: {what}", file, line))
     except yaml.YAMLError as exc:
         problems.append(Problem(f"invalid YAML: {exc}", file))
     return docs, problems
+
+
+def _flow_depth(text: str, end: int) -> int:
+    """How many flow collections (``[``/``{``) are open at ``end``: enough to tell a nesting-limit error."""
+    depth = 0
+    for ch in text[:end + 1]:
+        if ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth = max(0, depth - 1)
+    return depth
 
 
 def _compose_all(text: str) -> Iterator[yaml.Node | None]:

@@ -288,8 +288,9 @@ def test_demo_inventory_is_valid(demo_copy: Path) -> None:
     ("a: &a [x,x,x,x,x,x,x,x,x,x]\n" + "".join(
         f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)),
      "values after expanding aliases"),
-    ("[" * 3000 + "]" * 3000, "nested"),
-    ("a: 1\nb: \x07\n", "control characters are not allowed"),
+    ("[" * 3000 + "]" * 3000, "nested more than 100 levels deep"),
+    ("a:\n" + "".join(" " * i + "- \n" for i in range(1, 150)), "nested more than 100 levels deep"),
+    ("a: 1\nb: \x07\n", "character #x0007 is not allowed in YAML text"),
 ])
 def test_hostile_yaml_is_a_problem_not_a_crash(tmp_path: Path, text: str, message: str) -> None:
     inv = minimal(tmp_path / "inv", extra={"evil.yaml": text})
