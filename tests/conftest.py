@@ -7,16 +7,20 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["tests.servers.fixtures", "tests.servers.fixtures_k8s_prom"]
 
 REPO = Path(__file__).resolve().parent.parent
 
-# In CI the property tests draw the same examples every run (a red CI is reproducible, never luck);
-# locally they explore new ones. Either way no example is timed (deadline=None in the tests).
-settings.register_profile("ci", derandomize=True, print_blob=True)
-settings.load_profile("ci" if os.environ.get("CI") else "default")
+# Property tests never fail for the machine's speed: no per-example deadline, and the health checks
+# that time data generation are off (a busy 2-core CI runner trips them; they say nothing about the
+# code). In CI the same examples are drawn every run, so a red CI is reproducible, never luck; locally
+# they explore new ones. A test that sets its own suppress_health_check must include these too.
+BUSY_MACHINE = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example]
+settings.register_profile("local", deadline=None, suppress_health_check=BUSY_MACHINE)
+settings.register_profile("ci", settings.get_profile("local"), derandomize=True, print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "local")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -50,7 +50,10 @@ def confirm_and_apply(ws: Workspace, plan: Plan, *, saved: bool, force: list[str
                        refusals=[f"[{r.name}] {r.message}" for r in refused], forced=sorted(force))
         raise GuardrailRefused(refused)
     if plan.empty and before_write is None and not saved:
-        return None  # nothing to write (a saved plan still goes through the stale-plan check)
+        # nothing to write (a saved plan still goes through the re-check under the lock)
+        emit({"plan_id": plan.id, "run_id": "", "applied": 0, "verified": True, "verify": [], "resumed_from": []},
+             output, lambda: None)  # the table view already said "No changes"
+        return None
     if not auto_approve and not plan.empty:
         if not interactive():
             raise Aborted("confirmation needed: rerun with --auto-approve (no terminal to ask on)")
@@ -59,7 +62,7 @@ def confirm_and_apply(ws: Workspace, plan: Plan, *, saved: bool, force: list[str
     with RichReporter(enabled=output == Output.table) as rep:
         result = apply_plan(ws, plan, saved=saved, force=force, lock_timeout=lock_timeout,
                             reporter=rep, purpose=purpose, before_write=before_write)
-    data = {"run_id": result.run_id, "applied": result.applied, "verified": result.verified,
+    data = {"plan_id": plan.id, "run_id": result.run_id, "applied": result.applied, "verified": result.verified,
             "verify": [v.__dict__ for v in result.verify], "resumed_from": result.resumed_from}
 
     def table() -> None:
@@ -103,13 +106,14 @@ def command(
             plan = Plan.load(planfile)
             if plan.platform and platform is None:
                 ws.platform = plan.platform
-            saved = True
+            # shown from the file; under the lock it must be exactly what the state gives now
+            confirm_and_apply(ws, plan, saved=True, force=forced, auto_approve=auto_approve,
+                              lock_timeout=lock_timeout, output=output)
         else:
-            plan = ws.plan(target or [], force=forced)
-            saved = False
-        result = confirm_and_apply(ws, plan, saved=saved, force=forced, auto_approve=auto_approve,
-                                   lock_timeout=lock_timeout, output=output)
-        if result is None and output == Output.table:
-            pass
+            # lock first, then plan (as Terraform does): a waiter plans from what the holder left
+            with ws.locked("apply", timeout=lock_timeout):
+                plan = ws.plan(target or [], force=forced)
+                confirm_and_apply(ws, plan, saved=False, force=forced, auto_approve=auto_approve,
+                                  lock_timeout=lock_timeout, output=output)
     finally:
         ws.close()

@@ -50,11 +50,13 @@ def set_weights(
     forced = check_force(force)
     ws = workspace(inventory, state_dir, var, platform)
     try:
-        stage_override(ws, "TrafficPolicy", policy, weights_merge(ws, policy, parsed),
-                       reason or "dns set-weights")
-        plan = ws.plan([f"TrafficPolicy/{policy}"], force=forced)
-        confirm_and_apply(ws, plan, saved=False, force=forced, auto_approve=auto_approve, lock_timeout=lock_timeout,
-                          output=output, purpose=f"dns set-weights {policy}", before_write=lambda: persist_pending(ws))
+        merge = weights_merge(ws, policy, parsed)
+        with ws.locked(f"dns set-weights {policy}", timeout=lock_timeout):  # stage and plan on today's state
+            stage_override(ws, "TrafficPolicy", policy, merge, reason or "dns set-weights")
+            plan = ws.plan([f"TrafficPolicy/{policy}"], force=forced)
+            confirm_and_apply(ws, plan, saved=False, force=forced, auto_approve=auto_approve,
+                              lock_timeout=lock_timeout, output=output, purpose=f"dns set-weights {policy}",
+                              before_write=lambda: persist_pending(ws))
     finally:
         ws.close()
 
@@ -63,13 +65,15 @@ def set_weights(
 def clear_override(
     policy: Annotated[str, typer.Argument(help="TrafficPolicy name")],
     inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
+    lock_timeout: LockTimeoutOpt = 0.0,
 ) -> None:
     """Forget a set-weights override: the next plan/apply returns to the inventory's weights."""
     from ..engine.operations import clear_override as clear
 
     ws = workspace(inventory, state_dir)
     try:
-        found = clear(ws, "TrafficPolicy", policy)
+        with ws.locked(f"dns clear-override {policy}", timeout=lock_timeout):  # never behind a running apply
+            found = clear(ws, "TrafficPolicy", policy)
     finally:
         ws.close()
     console().print(f"override of TrafficPolicy/{policy} cleared; run plan/apply to converge" if found

@@ -39,7 +39,7 @@ def command(
         plan = ws.plan(target or [])
         if out:
             plan.save(out)
-            ws.state.record_plan(plan.id, plan.fingerprint, str(inventory), len(plan.changes))
+            ws.state.record_plan(plan.id, plan.fingerprint, str(inventory), len(plan.changes), plan.digest())
     finally:
         ws.close()
     if output == PlanOutput.markdown:

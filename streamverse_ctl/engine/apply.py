@@ -1,4 +1,11 @@
-"""Apply a plan behind guardrails: lock, stale-plan check, guardrails, journal, audit, verify.
+"""Apply a plan behind guardrails: lock, re-check, guardrails, journal, audit, verify.
+
+What was shown and confirmed is what is applied. Under the lock, a plan that was not made under
+this same lock hold is checked against a fresh plan made from the state as it is now (actual state
+re-read; overrides and drained regions another process wrote while this one waited included): if
+the two would write anything different, nothing is written and :class:`StalePlan` says what
+differs. A saved plan must also be the one ``plan --out`` recorded in this state backend, made from
+the same inventory, desired state and providers (:func:`..plan.saved_plan_problems`).
 
 A run is journaled change by change; a ``kill -9`` at any point leaves the journal showing what
 finished. The next apply re-plans from actual state (never from the journal), so finished changes
@@ -11,12 +18,11 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..core.errors import GuardrailRefused, StalePlan
+from ..core.errors import GuardrailRefused, Refusal, StalePlan
 from ..core.resources import Change
 from ..core.secrets import redact
 from ..providers.base import VerifyResult
-from .guardrails import check
-from .plan import Plan, fingerprint
+from .plan import Plan, effect_difference, saved_plan_problems
 from .workspace import Workspace
 
 
@@ -65,16 +71,11 @@ def apply_plan(ws: Workspace, plan: Plan, *, saved: bool = False, force: Collect
     """Apply ``plan``. ``before_write`` runs under the lock once guardrails passed (e.g. to persist an
     override staged on the workspace), so a refused change leaves no trace but the audit entry."""
     rep = reporter or QuietReporter()
-    with ws.state.lock("apply", purpose=f"{purpose} {plan.id}", timeout=lock_timeout):
+    with ws.locked(f"{purpose} {plan.id}", timeout=lock_timeout):
         resumed = mark_interrupted(ws)
         for r in resumed:
             rep.note(f"an earlier apply was interrupted: {r}; planning again from actual state")
-        actual = ws.read_actual()
-        if saved and fingerprint(actual) != plan.fingerprint:
-            ws.state.audit("apply", plan.id, "refused", reason="stale plan")
-            raise StalePlan(f"plan {plan.id} was made from a different actual state than there is now "
-                            f"(created {plan.created_at}); run plan again")
-        refusals = check(plan.changes, ws.compiled, actual, ws.health(), force)
+        refusals = recheck(ws, plan, saved=saved, force=force, purpose=purpose)
         if refusals:
             ws.state.audit("apply", plan.id, "refused", refusals=[r.message for r in refusals],
                            forced=sorted(force))
@@ -131,6 +132,23 @@ def apply_plan(ws: Workspace, plan: Plan, *, saved: bool = False, force: Collect
         ws.state.audit("verify", plan.id, "ok" if not bad else "mismatch", checked=len(results),
                        mismatched=[v.resource_id for v in bad][:50])
     return ApplyResult(run_id, applied, results, resumed)
+
+
+def recheck(ws: Workspace, plan: Plan, *, saved: bool, force: Collection[str], purpose: str) -> list[Refusal]:
+    """Under the lock: refuse a plan that is not what the state gives now; return the guardrail refusals."""
+    if not saved and plan.made_under is not None and ws.holding_lock and plan.made_under == ws.lock_epoch:
+        return list(plan.refusals)  # planned under this very hold: nothing else wrote since
+    now = ws.plan(plan.targets, force=sorted(force))
+    if saved:
+        record = ws.state.plan_record(plan.id)
+        problems = saved_plan_problems(plan, now, record["digest"] if record else None, str(ws.state.path))
+    else:
+        problems = [] if plan.effect() == now.effect() else [effect_difference(plan, now)]
+    if problems:
+        ws.state.audit("apply", plan.id, "refused", reason="stale plan", purpose=purpose, problems=problems)
+        raise StalePlan(f"plan {plan.id} is not what {'would' if saved else 'will'} be applied now, so nothing was "
+                        "changed:\n" + "\n".join(f"  {p}" for p in problems) + "\nrun plan again")
+    return list(now.refusals)
 
 
 def verify_changes(ws: Workspace, changes: Sequence[Change], timeout: float = 30.0) -> list[VerifyResult]:

@@ -7,7 +7,13 @@ JSON form (``plan -o json`` and ``plan --out FILE``), ``format_version`` 1::
      "changes": [{"id", "action", "type", "name", "provider", "before", "after",
                   "fields": [{"path", "before", "after"}], "reason", "origin"}],
      "refusals": [{"name", "message"}], "overrides": [...], "unmanaged": [resource ids],
-     "safe": bool}
+     "safe": bool, "binding": {"inventory", "desired", "providers", "state"}, "digest": ...}
+
+``binding`` ties a plan to what it was made from: the inventory's resolved path, a digest of the
+desired state it compiled to (overrides and drained regions included), a digest of the provider
+bindings, and the state backend. ``digest`` is the SHA-256 of everything else in the file; ``plan
+--out`` also records it in the state backend, so ``apply FILE`` refuses a file that was edited or
+made against another state, and names what differs (:func:`saved_plan_problems`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError, Problem, Refusal
-from ..core.resources import TYPE_ORDER, Change, Resource, diff_fields
+from ..core.resources import TYPE_ORDER, Change, Resource, canonical_json, diff_fields
 
 FORMAT_VERSION = 1
 
@@ -39,6 +45,9 @@ class Plan:
     overrides: list[dict[str, Any]] = field(default_factory=list)
     unmanaged: list[str] = field(default_factory=list)
     scope: dict[str, list[str]] = field(default_factory=dict)  # provider -> resource types read
+    binding: dict[str, str] = field(default_factory=dict)  # inventory, desired, providers, state
+    # the workspace's lock hold this plan was made under (never saved): such a plan needs no re-check
+    made_under: int | None = field(default=None, compare=False)
     id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
@@ -75,7 +84,25 @@ class Plan:
             "changes": [c.as_dict() for c in self.changes],
             "refusals": [{"name": r.name, "message": r.message} for r in self.refusals],
             "overrides": self.overrides, "unmanaged": self.unmanaged, "scope": self.scope, "safe": self.safe,
+            "binding": self.binding, "digest": self.digest(),
         }
+
+    def digest(self) -> str:
+        """SHA-256 of the plan's whole content (what a saved file is bound to)."""
+        return _content_digest(self._content())
+
+    def _content(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION, "id": self.id, "created_at": self.created_at,
+            "inventory": self.inventory, "platform": self.platform, "targets": self.targets,
+            "fingerprint": self.fingerprint, "changes": [c.as_dict() for c in self.changes],
+            "refusals": [{"name": r.name, "message": r.message} for r in self.refusals],
+            "overrides": self.overrides, "unmanaged": self.unmanaged, "scope": self.scope, "binding": self.binding,
+        }
+
+    def effect(self) -> list[tuple[str, str, str, str, str]]:
+        """What applying it writes: (id, action, provider, before, after) per change, in order."""
+        return [(c.id, c.action, c.provider, canonical_json(c.before), canonical_json(c.after)) for c in self.changes]
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
@@ -93,16 +120,65 @@ class Plan:
         if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
             raise InputError([Problem(f"not a plan file of format_version {FORMAT_VERSION}", file)], "plan file")
         try:
-            return cls(
+            plan = cls(
                 changes=[Change.from_dict(c) for c in data["changes"]], fingerprint=data["fingerprint"],
                 inventory=data.get("inventory", ""), platform=data.get("platform"),
                 targets=data.get("targets", []),
                 refusals=[Refusal(r["name"], r["message"]) for r in data.get("refusals", [])],
                 overrides=data.get("overrides", []), unmanaged=data.get("unmanaged", []),
-                scope=data.get("scope", {}), id=data["id"], created_at=data["created_at"],
+                scope=data.get("scope", {}), binding=data.get("binding", {}), id=data["id"],
+                created_at=data["created_at"],
             )
-        except (KeyError, TypeError) as exc:
+            # what the file claims, compared with what it holds: an edit that forgot the digest shows here
+            saved_digest, content = data["digest"], {k: data[k] for k in plan._content()}
+        except (KeyError, TypeError, AttributeError) as exc:
             raise InputError([Problem(f"plan file is incomplete: missing {exc}", file)], "plan file") from exc
+        if _content_digest(content) != saved_digest or plan.digest() != saved_digest:
+            raise InputError([Problem("plan file was modified after `plan --out` saved it (its content does not "
+                                      "match its digest); nothing was applied: run plan --out again", file)],
+                             "plan file")
+        return plan
+
+
+def _content_digest(content: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(content).encode()).hexdigest()
+
+
+def saved_plan_problems(plan: Plan, now: Plan, recorded_digest: str | None, state: str) -> list[str]:
+    """Why the saved ``plan`` is not the plan ``now`` made under the lock; empty when it is."""
+    out = []
+    if recorded_digest is None:
+        out.append(f"plan {plan.id} was not saved against this state ({state}): it was made with another "
+                   "state backend, or the file was forged")
+    elif recorded_digest != plan.digest():
+        out.append(f"plan {plan.id} differs from the plan `plan --out` recorded in {state} (the file was modified)")
+    before, after = plan.binding, now.binding
+    labels = {"inventory": "inventory", "desired": "desired state (inventory, overrides, drained regions)",
+              "providers": "provider bindings", "state": "state backend"}
+    for key, label in labels.items():
+        if before.get(key) != after.get(key):
+            out.append(f"{label}: the plan was made from {before.get(key) or 'nothing recorded'}, "
+                       f"now it is {after.get(key)}")
+    if plan.fingerprint != now.fingerprint:
+        out.append(f"actual state changed since the plan was made (created {plan.created_at})")
+    if not out and plan.effect() != now.effect():
+        out.append(effect_difference(plan, now))
+    return out
+
+
+def effect_difference(shown: Plan, now: Plan) -> str:
+    """Name the changes that differ between the plan that was shown and the one the state gives now."""
+    a = {e[0]: e for e in shown.effect()}
+    b = {e[0]: e for e in now.effect()}
+    gone = [k for k in a if k not in b]
+    new = [k for k in b if k not in a]
+    changed = [k for k in a if k in b and a[k] != b[k]]
+    parts = []
+    for label, ids in (("no longer needed", gone), ("new", new), ("different now", changed)):
+        if ids:
+            parts.append(f"{len(ids)} {label} ({', '.join(ids[:3])}{' …' if len(ids) > 3 else ''})")
+    return (f"the plan that was shown has {len(shown.changes)} change(s); under the lock the state gives "
+            f"{len(now.changes)}: " + "; ".join(parts or ["the same changes in another order"]))
 
 
 def fingerprint(actual: Iterable[Resource]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,22 +61,24 @@ def _once(n: int, inventory: str | Path, state_dir: str | Path | None, variables
     at = datetime.now(UTC).isoformat(timespec="seconds")
     ws = Workspace(inventory, state_dir=state_dir, variables=variables, platform=platform)
     try:
-        plan = ws.plan()
-        drift = len(ws.drift())
-        tick = Tick(n, at, "in-sync" if plan.empty else "pending", len(plan.changes), drift)
-        if plan.empty:
+        # converging: plan under the lock, so a failover or override written meanwhile is never undone
+        with ws.locked("reconcile", timeout=0.0) if apply else nullcontext():
+            plan = ws.plan()
+            drift = len(ws.drift())
+            tick = Tick(n, at, "in-sync" if plan.empty else "pending", len(plan.changes), drift)
+            if plan.empty:
+                return tick
+            if plan.refusals:
+                tick.status, tick.refusals = "refused", [f"[{r.name}] {r.message}" for r in plan.refusals]
+                ws.state.audit("reconcile", plan.id, "refused", refusals=tick.refusals)
+                return tick
+            if apply:
+                result = apply_plan(ws, plan, purpose="reconcile", lock_timeout=0.0)
+                tick.status, tick.applied = "applied", result.applied
+                bad = [v.resource_id for v in result.verify if not v.ok]
+                if bad:
+                    tick.status, tick.detail = "error", f"{len(bad)} resource(s) did not converge: {', '.join(bad[:3])}"
             return tick
-        if plan.refusals:
-            tick.status, tick.refusals = "refused", [f"[{r.name}] {r.message}" for r in plan.refusals]
-            ws.state.audit("reconcile", plan.id, "refused", refusals=tick.refusals)
-            return tick
-        if apply:
-            result = apply_plan(ws, plan, purpose="reconcile", lock_timeout=0.0)
-            tick.status, tick.applied = "applied", result.applied
-            bad = [v.resource_id for v in result.verify if not v.ok]
-            if bad:
-                tick.status, tick.detail = "error", f"{len(bad)} resource(s) did not converge: {', '.join(bad[:3])}"
-        return tick
     except LockHeld as exc:
         return Tick(n, at, "locked", detail=str(exc))
     except StreamverseError as exc:

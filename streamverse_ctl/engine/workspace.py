@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -50,6 +52,35 @@ class Workspace:
         # deliberate changes staged for this run: persisted only once their apply passes guardrails
         self.pending_overrides: list[Override] = []
         self.pending_regions: dict[str, str] = {}  # region -> "serving" | "drained"
+        self._lock_depth = 0  # > 0 while this workspace holds the apply lock
+        self.lock_epoch = 0  # counts lock holds: a plan made under hold N needs no re-check under hold N
+
+    # ----- the apply lock -----------------------------------------------------------------------
+    @contextmanager
+    def locked(self, purpose: str, timeout: float = 0.0) -> Iterator[None]:
+        """Hold the apply lock (re-entrant within this workspace) and forget cached desired state.
+
+        Plan inside it and the plan is made from the state as it is under the lock: overrides and
+        drained regions another process wrote while this one waited are part of it.
+        """
+        if self._lock_depth:
+            self._lock_depth += 1
+            try:
+                yield
+            finally:
+                self._lock_depth -= 1
+            return
+        with self.state.lock("apply", purpose=purpose, timeout=timeout):
+            self._lock_depth, self.lock_epoch = 1, self.lock_epoch + 1
+            self.refresh()
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
+
+    @property
+    def holding_lock(self) -> bool:
+        return self._lock_depth > 0
 
     # ----- lazily built parts -------------------------------------------------------------------
     @cached_property
@@ -190,9 +221,10 @@ class Workspace:
                 out.append(Drift(rid, provider, "changed", diff_fields(spec, dict(cur.spec))))
         return out
 
-    def plan(self, targets: Sequence[str] = (), force: Sequence[str] = ()) -> planmod.Plan:
+    def plan(self, targets: Sequence[str] = (), force: Sequence[str] = (),
+             actual: Sequence[Resource] | None = None) -> planmod.Plan:
         self.check_capabilities()
-        actual = self.read_actual()
+        actual = list(actual) if actual is not None else self.read_actual()
         drift = {d.id: f"reverts a change made outside StreamVerse Control ({d.kind})" for d in self.drift(actual)}
         changes, unmanaged = planmod.diff(self.compiled.resources, actual, self.compiled.reasons, drift)
         changes = planmod.select(changes, targets)
@@ -201,8 +233,22 @@ class Workspace:
             changes=changes, fingerprint=planmod.fingerprint(actual), inventory=str(self.inventory_dir),
             platform=self.platform, targets=list(targets), refusals=refusals,
             overrides=[o.__dict__ | {"merge": dict(o.merge)} for o in self.compiled.overrides],
-            unmanaged=unmanaged, scope=self.scope(),
+            unmanaged=unmanaged, scope=self.scope(), binding=self.binding(),
+            made_under=self.lock_epoch if self.holding_lock else None,
         )
+
+    def binding(self) -> dict[str, str]:
+        """What a plan is made from: inventory, desired state, provider bindings, state backend."""
+        desired = hashlib.sha256()
+        for r in sorted(self.compiled.resources, key=lambda r: (r.provider, r.id)):
+            desired.update(f"{r.provider}\0{r.id}\0{r.digest()}\n".encode())
+        providers = hashlib.sha256(repr(sorted(
+            (name, b.type, sorted(self.scope().get(name, []))) for name, b in self.compiled.bindings.items()
+        )).encode())
+        lineage = getattr(self.state, "lineage", None)
+        return {"inventory": str(self.inventory_dir.resolve()), "desired": desired.hexdigest()[:24],
+                "providers": providers.hexdigest()[:24],
+                "state": f"{self.state.path}" + (f" (lineage {lineage})" if lineage else "")}
 
 
 def _metrics_time(text: str) -> float | None:

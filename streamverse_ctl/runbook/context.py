@@ -58,6 +58,14 @@ class ActionContext:
         Changes staged on the workspace (overrides, region states) are persisted under the lock only
         once the guardrails pass. In a dry run the plan is reported and nothing is written.
         """
+        if self.dry_run:
+            return self._apply(targets, staged, before_write)
+        # plan under the lock: the step acts on the state as it is, not as it was before a wait
+        with self.ws.locked(self.purpose, timeout=60.0):
+            return self._apply(targets, staged, before_write)
+
+    def _apply(self, targets: Sequence[str], staged: bool, before_write: Callable[[], None] | None
+               ) -> dict[str, Any]:
         from ..engine.apply import apply_plan
 
         plan = self.ws.plan(list(targets), force=sorted(self.force))

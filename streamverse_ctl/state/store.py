@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS journal_items (
   PRIMARY KEY (run_id, seq));
 CREATE TABLE IF NOT EXISTS plans (
   id TEXT PRIMARY KEY, created_at TEXT NOT NULL, who TEXT NOT NULL, fingerprint TEXT NOT NULL,
-  inventory TEXT NOT NULL, changes INTEGER NOT NULL);
+  inventory TEXT NOT NULL, changes INTEGER NOT NULL, digest TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS overrides (
   kind TEXT NOT NULL, name TEXT NOT NULL, merge TEXT NOT NULL, who TEXT NOT NULL, at TEXT NOT NULL,
   reason TEXT NOT NULL DEFAULT '', PRIMARY KEY (kind, name));
@@ -120,6 +120,8 @@ class StateStore:
         cols = {r["name"] for r in self._db.execute("PRAGMA table_info(applied)").fetchall()}
         if "digest" not in cols:  # state written by 0.1.0 before digests were kept
             self._db.execute("ALTER TABLE applied ADD COLUMN digest TEXT NOT NULL DEFAULT ''")
+        if "digest" not in {r["name"] for r in self._db.execute("PRAGMA table_info(plans)").fetchall()}:
+            self._db.execute("ALTER TABLE plans ADD COLUMN digest TEXT NOT NULL DEFAULT ''")  # saved-plan binding
 
     def close(self) -> None:
         self._db.close()
@@ -284,10 +286,15 @@ class StateStore:
         return out
 
     # ----- plans --------------------------------------------------------------------------------
-    def record_plan(self, plan_id: str, fingerprint: str, inventory: str, changes: int) -> None:
+    def record_plan(self, plan_id: str, fingerprint: str, inventory: str, changes: int, digest: str = "") -> None:
+        """Remember a saved plan by its content digest: ``apply FILE`` accepts only a recorded, unedited plan."""
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO plans VALUES (?,?,?,?,?,?)",
-                       (plan_id, now(), whoami(), fingerprint, inventory, changes))
+            db.execute("INSERT OR REPLACE INTO plans (id, created_at, who, fingerprint, inventory, changes, digest) "
+                       "VALUES (?,?,?,?,?,?,?)", (plan_id, now(), whoami(), fingerprint, inventory, changes, digest))
+
+    def plan_record(self, plan_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT * FROM plans WHERE id=?", (plan_id,)).fetchone()
+        return dict(row) if row is not None else None
 
     # ----- last applied (for drift detection only; actual state is always read live) -------------
     def record_applied(self, provider: str, resource_id: str, spec: Mapping[str, Any] | None, run_id: str) -> None:

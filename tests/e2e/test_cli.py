@@ -16,8 +16,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 BIN = Path(sys.executable).parent / "streamverse"
 EXE = str(BIN) if BIN.exists() else shutil.which("streamverse")
 WWW_US_EAST = "dns.record/www.streamverse.example./A/us-east"
@@ -48,17 +46,6 @@ class CLI:
 
     def json(self, *args: str) -> object:
         return json.loads(self.ok(*args, "-o", "json").stdout)
-
-
-@pytest.fixture
-def cli(inventories_copy: Path, tmp_path: Path) -> CLI:
-    return CLI(inventories_copy / "demo", tmp_path / "state", tmp_path)
-
-
-@pytest.fixture
-def applied(cli: CLI) -> CLI:
-    cli.ok("apply", "--platform", "sim", "--auto-approve")
-    return cli
 
 
 def no_traceback(out: subprocess.CompletedProcess[str]) -> None:
