@@ -33,7 +33,23 @@ class Spec(BaseModel):
                               frozen=False, str_strip_whitespace=True)
 
 
-Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", max_length=63)]
+# metadata.name of every kind: a DNS label (RFC 1123), as Kubernetes requires. Names become DNS
+# records, Kubernetes objects and file names (artifacts, nginx.conf per PoP), so nothing else.
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+NAME_MAX_LENGTH = 63
+NAME_RE = re.compile(NAME_PATTERN)
+Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=NAME_MAX_LENGTH,
+                            description="a DNS label: lowercase letters, digits and '-', starting and ending "
+                                        "with a letter or digit, at most 63 characters")]
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid metadata.name, or None."""
+    if len(name) <= NAME_MAX_LENGTH and NAME_RE.match(name):
+        return None
+    shown = repr(name) if len(name) <= 70 else f"{name[:60]!r}… ({len(name)} characters)"
+    return (f"{shown} is not a DNS label: lowercase letters (a-z), digits and '-', starting and ending with a "
+            f"letter or digit, 1 to {NAME_MAX_LENGTH} characters")
 
 
 class Metadata(BaseModel):
