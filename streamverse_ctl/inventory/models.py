@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from ..core.secrets import SECRET_NAME, is_reference
+from ..core.secrets import plain_secrets
 
 DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 
@@ -260,7 +260,7 @@ class ProviderSpec(Spec):
     @field_validator("settings")
     @classmethod
     def _no_plain_secrets(cls, v: dict[str, Any]) -> dict[str, Any]:
-        bad = _plain_secrets(v, "")
+        bad = plain_secrets(v)
         if bad:
             raise ValueError(
                 "secrets must be references ({fromEnv: NAME} or {fromFile: PATH}), "
@@ -268,13 +268,3 @@ class ProviderSpec(Spec):
             )
         return v
 
-
-def _plain_secrets(settings: dict[str, Any], prefix: str) -> list[str]:
-    bad = []
-    for key, value in settings.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and not is_reference(value):
-            bad += _plain_secrets(value, path + ".")
-        elif SECRET_NAME.search(key) and not is_reference(value) and not key.lower().endswith(("name", "file")):
-            bad.append(path)
-    return bad
