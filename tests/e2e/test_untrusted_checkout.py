@@ -7,11 +7,14 @@ checkout: a ``./plugins/evil.py`` that writes a marker file when imported, inven
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -98,3 +101,93 @@ def test_the_example_plugin_verb_works_with_plugin_dir(checkout: Path, tmp_path:
               "-o", "json", env=_env(tmp_path))
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["windows"] == []
+
+
+# ----- files outside the checkout -------------------------------------------------------------------
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    seen: list[dict[str, str]] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        type(self).seen.append(dict(self.headers))
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def listener() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    seen: list[dict[str, str]] = []
+    handler = type("Handler", (_Recorder,), {"seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+POWERDNS = """\
+apiVersion: streamverse.io/v1
+kind: Provider
+metadata: {{name: pdns}}
+spec:
+  type: powerdns
+  serves: {{types: ["dns.*"]}}
+  settings:
+    apiUrl: {url}
+    zone: streamverse.example.
+    apiKey: {{fromFile: {path}}}
+"""
+
+
+@pytest.mark.parametrize("how", ["absolute", "symlink"])
+def test_plan_never_reads_or_sends_a_file_outside_the_checkout(checkout: Path, tmp_path: Path, how: str,
+                                                              listener: tuple[str, list[dict[str, str]]]) -> None:
+    url, seen = listener
+    creds = tmp_path / "home" / ".aws" / "credentials"
+    creds.parent.mkdir(parents=True)
+    creds.write_text("aws_secret_access_key=AKIA-E2E-NEVER-SENT\n")
+    path = str(creds)
+    if how == "symlink":
+        (checkout / "inventories" / "demo" / "pdns.key").symlink_to(creds)
+        path = "pdns.key"
+    (checkout / "inventories" / "demo" / "pdns.yaml").write_text(POWERDNS.format(url=url, path=path))
+    out = ctl(checkout, "plan", "-i", "inventories/demo", env=_env(tmp_path))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "inventories/demo/pdns.yaml:10: Provider/pdns: spec.settings.apiKey.fromFile:" in out.stderr
+    assert "is outside the inventory root and the secrets directories" in out.stderr
+    assert "AKIA" not in out.stdout + out.stderr
+    assert seen == []  # nothing reached the inventory's apiUrl
+    # named as a secrets directory, the same file is allowed (plan then talks to the server)
+    allowed = ctl(checkout, "--secrets-dir", str(creds.parent), "validate", "-i", "inventories/demo",
+                  env=_env(tmp_path))
+    assert allowed.returncode == 0, allowed.stderr
+
+
+def test_extends_etc_is_a_validation_problem_with_the_way_out(checkout: Path, tmp_path: Path) -> None:
+    inv = checkout / "inventories" / "demo" / "inventory.yaml"
+    inv.write_text(inv.read_text().replace("extends: ../base", "extends: /etc"))
+    out = ctl(checkout, "validate", "-i", "inventories/demo", env=_env(tmp_path))
+    assert out.returncode == 1
+    assert "inventories/demo/inventory.yaml:7: Inventory/demo: spec.extends: extends leads outside the inventory " \
+           "root inventories (to /etc)" in out.stderr, out.stderr
+    assert "--inventory-root" in out.stderr and "Traceback" not in out.stderr
+    # an inventories/ copied anywhere keeps working with no flag (the root is the parent of -i)
+    inv.write_text(inv.read_text().replace("extends: /etc", "extends: ../base"))
+    assert ctl(checkout / "inventories", "validate", "-i", "demo", env=_env(tmp_path)).returncode == 0
+
+
+def test_a_pop_named_like_a_path_is_refused_before_any_runbook_writes(checkout: Path, tmp_path: Path) -> None:
+    pops = checkout / "inventories" / "demo" / "pops.yaml"
+    pops.write_text(pops.read_text().replace("name: nyc1", "name: ../../../tmp/x", 1))
+    out = ctl(checkout, "validate", "-i", "inventories/demo", env=_env(tmp_path))
+    assert out.returncode == 1
+    assert "metadata.name: '../../../tmp/x' is not a DNS label" in out.stderr, out.stderr
+    run = ctl(checkout, "runbook", "run", "viral-content", "-i", "inventories/demo", "--set", "video=clip1", "--yes",
+              env=_env(tmp_path))
+    assert run.returncode == 1 and "is not a DNS label" in run.stderr
+    assert not list(tmp_path.rglob("nginx.conf"))

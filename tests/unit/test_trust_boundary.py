@@ -220,3 +220,44 @@ def test_safe_join_refuses_names_that_leave_the_directory(tmp_path: Path, name: 
     with pytest.raises(PermanentError):
         safe_join(tmp_path, name, what="PoP name")
     assert safe_join(tmp_path, "fra1") == tmp_path / "fra1"
+
+
+def _ansible_ctx(tmp_path: Path, dry_run: bool = False) -> object:
+    from types import SimpleNamespace
+
+    runbooks = tmp_path / "runbooks"
+    (runbooks / "playbooks").mkdir(parents=True, exist_ok=True)
+    (runbooks / "playbooks" / "p.yml").write_text("- hosts: localhost\n  tasks: []\n")
+    (tmp_path / "inventories" / "demo").mkdir(parents=True, exist_ok=True)
+    return SimpleNamespace(runbook_dir=runbooks, artifacts_dir=tmp_path / "state" / "runbooks" / "run-1",
+                           step="edge-config", dry_run=dry_run,
+                           ws=SimpleNamespace(inventory_dir=tmp_path / "inventories" / "demo"))
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_ansible_action_refuses_a_name_that_would_write_outside_its_artifacts(tmp_path: Path,
+                                                                                  dry_run: bool) -> None:
+    from streamverse_ctl.runbook.actions.ansible import playbook
+
+    ctx = _ansible_ctx(tmp_path, dry_run)
+    with pytest.raises(PermanentError, match="extravars name '../../../tmp/x' cannot be used as a path component"):
+        playbook(ctx, "playbooks/p.yml",  # type: ignore[arg-type]
+                 extravars={"pops": [{"name": "nyc1"}, {"name": "../../../tmp/x"}]})
+    assert not (tmp_path / "state").exists()  # nothing was written
+
+
+def test_the_ansible_action_runs_only_playbooks_inside_the_runbook_dir_or_inventory_root(tmp_path: Path) -> None:
+    from streamverse_ctl.runbook.actions.ansible import playbook
+
+    ctx = _ansible_ctx(tmp_path)
+    outside = tmp_path / "elsewhere" / "evil.yml"
+    outside.parent.mkdir()
+    outside.write_text("- hosts: localhost\n  tasks: []\n")
+    for name in (str(outside), "../elsewhere/evil.yml"):
+        with pytest.raises(PermanentError, match="is outside the runbook's directory and the inventory root"):
+            playbook(ctx, name)  # type: ignore[arg-type]
+    (tmp_path / "runbooks" / "playbooks" / "link.yml").symlink_to(outside)
+    with pytest.raises(PermanentError, match="outside"):
+        playbook(ctx, "playbooks/link.yml")  # type: ignore[arg-type]
+    with pytest.raises(PermanentError, match="extravars may not set templates_dir"):
+        playbook(ctx, "playbooks/p.yml", extravars={"templates_dir": "/etc"})  # type: ignore[arg-type]
