@@ -43,12 +43,14 @@ def plain_secrets(settings: Any, prefix: str = "", in_headers: bool = False) -> 
     for key, value in items:
         path = f"{prefix}{key}"
         if isinstance(value, Mapping | list) and not is_reference(value):
-            bad += plain_secrets(value, path + ".", in_headers or (isinstance(key, str) and bool(HEADERS.search(key))))
-        elif isinstance(key, str) and SECRET_NAME.search(key) and not is_reference(value) \
-                and not key.lower().endswith(("name", "file")):
-            bad.append(path)
-        elif in_headers and isinstance(value, str) and SECRET_VALUE.match(value):
-            bad.append(path)
+            headers = in_headers or (isinstance(key, str) and bool(HEADERS.search(key)))
+            bad += plain_secrets(value, path + ".", headers)
+        else:
+            named = isinstance(key, str) and bool(SECRET_NAME.search(key)) and not is_reference(value) \
+                and not key.lower().endswith(("name", "file"))
+            looks = in_headers and isinstance(value, str) and bool(SECRET_VALUE.match(value))
+            if named or looks:
+                bad.append(path)
     return bad
 
 

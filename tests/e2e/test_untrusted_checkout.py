@@ -107,7 +107,7 @@ def test_the_example_plugin_verb_works_with_plugin_dir(checkout: Path, tmp_path:
 class _Recorder(http.server.BaseHTTPRequestHandler):
     seen: list[dict[str, str]] = []
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+    def do_GET(self) -> None:
         type(self).seen.append(dict(self.headers))
         self.send_response(404)
         self.end_headers()
