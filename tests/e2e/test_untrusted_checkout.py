@@ -191,3 +191,16 @@ def test_a_pop_named_like_a_path_is_refused_before_any_runbook_writes(checkout: 
               env=_env(tmp_path))
     assert run.returncode == 1 and "is not a DNS label" in run.stderr
     assert not list(tmp_path.rglob("nginx.conf"))
+
+
+def test_inventory_root_flag_and_env_allow_a_base_outside_the_parent(checkout: Path, tmp_path: Path) -> None:
+    shutil.copytree(checkout / "inventories" / "base", tmp_path / "shared-base")
+    inv = checkout / "inventories" / "demo" / "inventory.yaml"
+    inv.write_text(inv.read_text().replace("extends: ../base", "extends: ../../shared-base"))
+    refused = ctl(checkout, "validate", "-i", "inventories/demo", env=_env(tmp_path))
+    assert refused.returncode == 1 and "extends leads outside the inventory root" in refused.stderr
+    flag = ctl(checkout, "--inventory-root", str(tmp_path), "validate", "-i", "inventories/demo", env=_env(tmp_path))
+    assert flag.returncode == 0, flag.stderr
+    env = ctl(checkout, "validate", "-i", "inventories/demo",
+              env=_env(tmp_path, STREAMVERSE_INVENTORY_ROOT=str(tmp_path)))
+    assert env.returncode == 0, env.stderr
