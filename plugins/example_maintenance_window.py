@@ -1,6 +1,7 @@
 """Example plugin: maintenance windows (an inventory kind, a runbook action and a CLI verb).
 
-A file in ``./plugins`` (or a directory on ``STREAMVERSE_PLUGIN_PATH``) is imported once per
+A file in a plugin directory the user names (``--plugin-dir DIR`` or ``STREAMVERSE_PLUGIN_PATH``;
+``./plugins`` is never loaded implicitly) is imported once per
 run by :func:`streamverse_ctl.core.registry.load_plugins`; it registers what it adds with the
 registries' decorators. ``streamverse ctl plugins list`` shows the entries with this file as
 their origin. The same objects can be shipped in a package through the entry point groups

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 from importlib import import_module
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -45,6 +47,9 @@ VERBS: dict[str, tuple[str, str]] = {
 
 HELP = "StreamVerse Control: plan, apply and operate the StreamVerse video platform."
 
+# global options of `ctl` that take a value (given before the verb): the value is not a verb name
+GLOBAL_VALUE_OPTIONS = ("--plugin-dir", "--inventory-root", "--secrets-dir")
+
 
 def verb_object(name: str) -> object | None:
     """The typer command function or group of a verb, or None if this checkout lacks it."""
@@ -63,6 +68,7 @@ def build_ctl(only: str | None = None, plugin_verbs: bool = True) -> typer.Typer
     name and help line alone; without it (shell completion), all are built."""
     ctl = typer.Typer(name="ctl", help=HELP, no_args_is_help=True, rich_markup_mode=None,
                       context_settings={"help_option_names": ["-h", "--help"]})
+    ctl.callback()(_ctl_options)
     for name, (attr, line) in VERBS.items():
         if only is not None and name != only:
             ctl.command(name=name, help=line, add_help_option=False)(_placeholder)
@@ -82,6 +88,42 @@ def build_ctl(only: str | None = None, plugin_verbs: bool = True) -> typer.Typer
     return ctl
 
 
+def _ctl_options(
+    plugin_dir: Annotated[list[Path] | None, typer.Option(
+        "--plugin-dir", metavar="DIR",
+        help="Load plugin files (*.py) from DIR (repeatable; also STREAMVERSE_PLUGIN_PATH). ./plugins is never "
+             "loaded unless named.")] = None,
+    inventory_root: Annotated[Path | None, typer.Option(
+        "--inventory-root", metavar="DIR", envvar="STREAMVERSE_INVENTORY_ROOT",
+        help="Directory an inventory may read files in: extends, fromFile, templates (default: the parent of "
+             "the -i directory).")] = None,
+    secrets_dir: Annotated[list[Path] | None, typer.Option(
+        "--secrets-dir", metavar="DIR",
+        help="Directory fromFile secrets may also be read from (repeatable; also STREAMVERSE_SECRETS_DIR).")] = None,
+) -> None:
+    """StreamVerse Control: plan, apply and operate the StreamVerse video platform."""
+    from ..core import trust
+
+    # --plugin-dir was already applied before the plugins loaded (see plugin_dir_args)
+    trust.configure(inventory_root=inventory_root, secrets_dirs=secrets_dir)
+
+
+def plugin_dir_args(args: list[str]) -> list[str]:
+    """The ``--plugin-dir`` values given before the verb (plugins load before typer parses)."""
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        arg = args[i]
+        if not arg.startswith("-"):
+            break
+        if arg == "--plugin-dir" and i + 1 < len(args):
+            out.append(args[i + 1])
+        elif arg.startswith("--plugin-dir="):
+            out.append(arg.split("=", 1)[1])
+        i += 2 if arg in GLOBAL_VALUE_OPTIONS else 1
+    return out
+
+
 def _placeholder() -> None:  # never runs: a verb named on the command line is built for real
     raise RuntimeError("verb placeholder invoked")
 
@@ -93,7 +135,14 @@ def requested_verb(args: list[str]) -> str | None:
 
         completion_init()
         return None
+    skip = False
     for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg in GLOBAL_VALUE_OPTIONS:
+            skip = True
+            continue
         if not arg.startswith("-"):
             return arg if arg in VERBS else ""
     return ""
@@ -185,7 +234,9 @@ def run() -> None:
         print(f"streamverse-ctl {__version__}")
         sys.exit(0)
     args = sys.argv[1:]
-    only = requested_verb(args[1:] if args[:1] == ["ctl"] else [])
+    ctl_args = args[1:] if args[:1] == ["ctl"] else []
+    _name_plugin_dirs(ctl_args)
+    only = requested_verb(ctl_args)
     # `streamverse --help` lists only the ctl group: plugin verbs are discovered when ctl is used
     sys.exit(_invoke(build_root(only, plugin_verbs=args[:1] == ["ctl"] or only is None), "streamverse"))
 
@@ -194,4 +245,13 @@ def run_ctl() -> None:
     if sys.argv[1:] == ["--version"]:
         print(f"streamverse-ctl {__version__}")
         sys.exit(0)
+    _name_plugin_dirs(sys.argv[1:])
     sys.exit(_invoke(build_ctl(requested_verb(sys.argv[1:])), "streamverse-ctl"))
+
+
+def _name_plugin_dirs(ctl_args: list[str]) -> None:
+    dirs = plugin_dir_args(ctl_args)
+    if dirs:
+        from ..core.registry import set_plugin_dirs
+
+        set_plugin_dirs(dirs)

@@ -2,7 +2,9 @@
 
 Registries: ``providers``, ``kinds``, ``actions``, ``verbs`` (see :mod:`streamverse_ctl.core.registry`
 for the entry point groups and the plugin directories). Origin is ``builtin``, ``entry point
-(<distribution>)`` or the path of the plugin file that registered the entry.
+(<distribution>)`` or the path of the plugin file that registered the entry. Plugin files load only
+from directories the user names (``--plugin-dir DIR``, ``STREAMVERSE_PLUGIN_PATH``); the list says
+which were searched, and how to enable a ``./plugins`` directory that exists but was not named.
 """
 
 from __future__ import annotations
@@ -50,11 +52,20 @@ def collect(load: bool = False, only: list[str] | None = None) -> dict[str, Any]
                     error = str(exc)
             entries.append({"registry": reg_name, "name": entry.name, "target": entry.target,
                             "origin": entry.origin, "loaded": entry.loaded, "error": error})
+    unnamed = registry.unnamed_cwd_plugins()
     return {
         "entries": entries,
         "pluginDirs": [str(d) for d in registry.plugin_dirs()],
+        "searched": [str(d) for d in registry.named_plugin_dirs()],
+        "notLoaded": None if unnamed is None else {"dir": str(unnamed), "hint": enable_hint(unnamed)},
         "errors": list(registry.plugin_errors),
     }
+
+
+def enable_hint(directory: Any) -> str:
+    return (f"{directory} exists but is not loaded (plugin files are code: only directories you name load); "
+            "to enable it: streamverse ctl --plugin-dir ./plugins ... or "
+            f"export STREAMVERSE_PLUGIN_PATH={directory}")
 
 
 @app.command("list")
@@ -80,8 +91,10 @@ def list_(output: OutputOpt = Output.table, load: LoadOpt = False, registry: Reg
         for e in data["entries"]:
             if e["error"]:
                 con.print(f"[red]✗[/] {e['registry']} {e['name']}: {e['error']}", markup=True)
-        dirs = ", ".join(data["pluginDirs"]) or "none (no ./plugins, STREAMVERSE_PLUGIN_PATH unset)"
-        con.print(f"plugin directories: {dirs}")
+        dirs = ", ".join(data["pluginDirs"]) or "none (no --plugin-dir given, STREAMVERSE_PLUGIN_PATH unset)"
+        con.print(f"plugin directories searched: {dirs}", markup=False)
+        if data["notLoaded"]:
+            con.print(f"note: {data['notLoaded']['hint']}", markup=False)
         for error in data["errors"]:
             con.print(f"[red]plugin error:[/] {error}", markup=True)
 

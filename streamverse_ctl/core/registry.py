@@ -3,9 +3,11 @@
 Built-ins are registered lazily as ``"module:attribute"`` strings, so a run imports only the
 modules it uses (``streamverse --help`` imports no cloud client). Third parties add entries
 through entry points (groups ``streamverse.providers``, ``streamverse.kinds``,
-``streamverse.actions``, ``streamverse.verbs``) or by dropping a ``.py`` file into a plugin
-directory (``./plugins`` and every directory on ``STREAMVERSE_PLUGIN_PATH``); such a file
-registers with the decorators below, e.g. ``@providers.register("acme-cdn")``.
+``streamverse.actions``, ``streamverse.verbs``) or by a ``.py`` file in a plugin directory the
+user names: ``--plugin-dir DIR`` (a global ``streamverse ctl`` option, repeatable) or
+``STREAMVERSE_PLUGIN_PATH`` (an ``os.pathsep`` list). The working directory is never searched
+implicitly: a checkout's ``./plugins`` is code, and cloning a repository must not run it. Such a
+file registers with the decorators below, e.g. ``@providers.register("acme-cdn")``.
 """
 
 from __future__ import annotations
@@ -113,18 +115,37 @@ REGISTRIES: dict[str, Registry[Any]] = {
 
 _loaded = False
 plugin_errors: list[str] = []
+PLUGIN_PATH_ENV = "STREAMVERSE_PLUGIN_PATH"
+_named_dirs: list[Path] = []  # from --plugin-dir
+
+
+def set_plugin_dirs(dirs: list[str] | list[Path]) -> None:
+    """The ``--plugin-dir`` directories of this run (before the plugins load)."""
+    _named_dirs[:] = [Path(d) for d in dirs]
+
+
+def named_plugin_dirs() -> list[Path]:
+    """Every plugin directory the user named, as given: ``--plugin-dir`` first, then the env var."""
+    dirs = list(_named_dirs)
+    dirs += [Path(part) for part in os.environ.get(PLUGIN_PATH_ENV, "").split(os.pathsep) if part]
+    return dirs
 
 
 def plugin_dirs() -> list[Path]:
-    dirs = [Path.cwd() / "plugins"]
-    for part in os.environ.get("STREAMVERSE_PLUGIN_PATH", "").split(os.pathsep):
-        if part:
-            dirs.append(Path(part))
+    """The named plugin directories that exist, resolved, without duplicates (never ./plugins implicitly)."""
     seen: list[Path] = []
-    for d in dirs:
+    for d in named_plugin_dirs():
         if d.is_dir() and d.resolve() not in seen:
             seen.append(d.resolve())
     return seen
+
+
+def unnamed_cwd_plugins() -> Path | None:
+    """``./plugins`` when it exists but is not among the named directories (it is not loaded)."""
+    here = Path.cwd() / "plugins"
+    if here.is_dir() and here.resolve() not in plugin_dirs():
+        return here
+    return None
 
 
 def load_plugins() -> None:
@@ -143,6 +164,9 @@ def load_plugins() -> None:
         for ep in installed.select(group=reg.group):
             dist = getattr(ep.dist, "name", "?") if ep.dist else "?"
             reg.register_lazy(ep.name, ep.value, origin=f"entry point ({dist})")
+    for named in named_plugin_dirs():
+        if not named.is_dir():
+            plugin_errors.append(f"{named}: plugin directory does not exist")
     for d in plugin_dirs():
         for path in sorted(d.glob("*.py")):
             if path.name.startswith("_"):

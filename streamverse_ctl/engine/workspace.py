@@ -128,12 +128,18 @@ class Workspace:
             if binding is None:
                 raise PermanentError(f"no provider named '{name}' in the inventory")
             cls = provider_registry.get(binding.type)
-            settings = resolve_settings(binding.settings, f"provider '{name}'")
+            settings = resolve_settings(binding.settings, f"provider '{name}'", allowed=self.secret_roots())
             regions = {n: {"cloud_region": r.cloud_region, "kube_context": r.kube_context,
                            "endpoints": list(r.endpoints)} for n, r in self.compiled.regions.items()}
             ctx = ProviderContext(self.state_dir, self.dry_run, regions=regions)
             self._providers[name] = cls(name, settings, ctx)
         return self._providers[name]
+
+    def secret_roots(self) -> list[Path]:
+        """Where ``fromFile`` secrets may be read: the inventory root and the secrets directories."""
+        from ..core import trust
+
+        return [trust.inventory_root(self.inventory_dir), *trust.secrets_dirs()]
 
     def providers(self) -> dict[str, Provider]:
         return {name: self.provider(name) for name in self.compiled.bindings}

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import API_VERSION
+from ..core import trust
 from ..core.errors import InputError, Problem
+from . import confine
 from .model import Document, Inventory
 from .validate import validate
 from .yamlsource import Path_, SourceDoc, read_yaml
@@ -29,14 +31,21 @@ YAML_SUFFIXES = (".yaml", ".yml")
 
 
 def load_inventory(directory: str | Path, variables: Mapping[str, str] | None = None,
-                   *, validate_meaning: bool = True) -> Inventory:
-    """Load, merge, substitute and validate; raise :class:`InputError` with every problem found."""
+                   *, validate_meaning: bool = True, inventory_root: str | Path | None = None) -> Inventory:
+    """Load, merge, substitute and validate; raise :class:`InputError` with every problem found.
+
+    ``inventory_root`` (default :func:`streamverse_ctl.core.trust.inventory_root`: ``--inventory-root``,
+    ``STREAMVERSE_INVENTORY_ROOT``, else the parent of ``directory``) bounds the files it reads."""
     root = Path(directory)
     problems: list[Problem] = []
     if not root.is_dir():
         raise InputError([Problem(f"inventory directory not found: {root} (give one with -i DIR or "
                                   "STREAMVERSE_INVENTORY)", str(root))])
-    docs, settings, layers = _load_layer(root, problems, chain=[])
+    trust_root = trust.inventory_root(root) if inventory_root is None else Path(os.path.realpath(inventory_root))
+    outside = confine.root_problem(root, trust_root)
+    if outside:
+        raise InputError([outside])
+    docs, settings, layers = _load_layer(root, problems, chain=[], trust_root=trust_root)
     merged_vars: dict[str, Any] = {}
     for layer_settings in settings:
         layer_vars = layer_settings.get("variables")
@@ -48,6 +57,7 @@ def load_inventory(directory: str | Path, variables: Mapping[str, str] | None = 
     merged_vars.update(variables or {})
     for d in docs:
         d.spec = _substitute(d.spec, merged_vars, d, ("spec",), problems)
+    problems += confine.check_file_references(docs, trust_root)
     state_path = None
     for layer_settings, layer_dir in zip(settings, layers, strict=True):
         st = layer_settings.get("state")
@@ -79,7 +89,7 @@ def _display(path: Path) -> str:
     return str(path) if rel.startswith("..") else rel
 
 
-def _load_layer(root: Path, problems: list[Problem], chain: list[Path]
+def _load_layer(root: Path, problems: list[Problem], chain: list[Path], trust_root: Path
                 ) -> tuple[list[Document], list[dict[str, Any]], list[Path]]:
     """Documents of ``root`` merged over its base; settings and directories of each layer, base first."""
     resolved = root.resolve()
@@ -104,11 +114,14 @@ def _load_layer(root: Path, problems: list[Problem], chain: list[Path]
             found = base_dir.is_dir()
         except OSError:  # e.g. a name too long for the file system
             base_dir, found = root / extends, False
-        if not found:
+        escape = confine.extends_problem(inv, base_dir, trust_root)
+        if escape:  # checked first: whether a directory outside the root exists is not the inventory's business
+            problems.append(escape)
+        elif not found:
             problems.append(inv.problem(f"base inventory directory not found: {_display(base_dir)}",
                                         ("spec", "extends")))
         else:
-            base_docs, settings, layers = _load_layer(base_dir, problems, [*chain, resolved])
+            base_docs, settings, layers = _load_layer(base_dir, problems, [*chain, resolved], trust_root)
     merged: dict[tuple[str, str], Document] = {(d.kind, d.name): d for d in base_docs}
     seen_here: dict[tuple[str, str], Document] = {}
     for d in docs:

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from ..core.secrets import SECRET_NAME, is_reference
+from ..core.secrets import plain_secrets
 
 DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 
@@ -33,7 +33,23 @@ class Spec(BaseModel):
                               frozen=False, str_strip_whitespace=True)
 
 
-Name = Annotated[str, Field(pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", max_length=63)]
+# metadata.name of every kind: a DNS label (RFC 1123), as Kubernetes requires. Names become DNS
+# records, Kubernetes objects and file names (artifacts, nginx.conf per PoP), so nothing else.
+NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"
+NAME_MAX_LENGTH = 63
+NAME_RE = re.compile(NAME_PATTERN)
+Name = Annotated[str, Field(pattern=NAME_PATTERN, min_length=1, max_length=NAME_MAX_LENGTH,
+                            description="a DNS label: lowercase letters, digits and '-', starting and ending "
+                                        "with a letter or digit, at most 63 characters")]
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` is not a valid metadata.name, or None."""
+    if len(name) <= NAME_MAX_LENGTH and NAME_RE.match(name):
+        return None
+    shown = repr(name) if len(name) <= 70 else f"{name[:60]!r}… ({len(name)} characters)"
+    return (f"{shown} is not a DNS label: lowercase letters (a-z), digits and '-', starting and ending with a "
+            f"letter or digit, 1 to {NAME_MAX_LENGTH} characters")
 
 
 class Metadata(BaseModel):
@@ -244,7 +260,7 @@ class ProviderSpec(Spec):
     @field_validator("settings")
     @classmethod
     def _no_plain_secrets(cls, v: dict[str, Any]) -> dict[str, Any]:
-        bad = _plain_secrets(v, "")
+        bad = plain_secrets(v)
         if bad:
             raise ValueError(
                 "secrets must be references ({fromEnv: NAME} or {fromFile: PATH}), "
@@ -252,13 +268,3 @@ class ProviderSpec(Spec):
             )
         return v
 
-
-def _plain_secrets(settings: dict[str, Any], prefix: str) -> list[str]:
-    bad = []
-    for key, value in settings.items():
-        path = f"{prefix}{key}"
-        if isinstance(value, dict) and not is_reference(value):
-            bad += _plain_secrets(value, path + ".")
-        elif SECRET_NAME.search(key) and not is_reference(value) and not key.lower().endswith(("name", "file")):
-            bad.append(path)
-    return bad

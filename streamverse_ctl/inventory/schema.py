@@ -1,7 +1,8 @@
 """JSON Schema (draft 2020-12) of an inventory document, generated from the kinds' pydantic models.
 
 Every kind in :data:`streamverse_ctl.core.registry.kinds` is included, so kinds added by plugins
-(entry points or ``./plugins/*.py``) appear too. One schema describes one YAML document
+(entry points or plugin files from ``--plugin-dir`` / ``STREAMVERSE_PLUGIN_PATH``) appear too. One
+schema describes one YAML document
 (``apiVersion``, ``kind``, ``metadata``, ``spec``); editors apply it to each document of a
 multi-document file. ``spec`` is checked by an ``if kind == K then spec: <K's model>`` rule per
 kind, which gives precise messages ("cachTb is not allowed") instead of a ``oneOf`` failure.

@@ -36,14 +36,21 @@ def _kind_model(kind: str) -> type[BaseModel] | None:
 
 
 def validate_document(d: Document) -> list[Problem]:
+    bad_name = m.name_problem(d.name)
+    problems: list[Problem] = []
+    if bad_name:
+        p = d.problem(bad_name, ("metadata", "name"))
+        if len(d.name) > 70:  # do not print a 10,000-character name as the document's reference too
+            p = Problem(p.message, p.file, p.line, f"{d.kind}/{d.name[:60]}…", p.field)
+        problems.append(p)
     model = _kind_model(d.kind)
     if model is None:
-        return [d.problem(f"unknown kind '{d.kind}' (known: {', '.join(kinds.names())})", ("kind",))]
+        return [*problems, d.problem(f"unknown kind '{d.kind}' (known: {', '.join(kinds.names())})", ("kind",))]
     try:
         d.model = model.model_validate(d.spec)
     except ValidationError as exc:
-        return [_from_pydantic(d, err) for err in exc.errors()]
-    return []
+        return [*problems, *(_from_pydantic(d, err) for err in exc.errors())]
+    return problems
 
 
 def _from_pydantic(d: Document, err: Any) -> Problem:

@@ -221,7 +221,8 @@ def test_plain_text_secrets_in_provider_settings_are_refused(tmp_path: Path, set
     assert "hunter2" not in str(p) and "c2VjcmV0" not in str(p)  # the value itself is never echoed
 
 
-def test_secret_references_are_accepted(tmp_path: Path) -> None:
+def test_secret_references_are_accepted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMVERSE_SECRETS_DIR", "/run")  # a fromFile outside the inventory root needs it
     inv = load_inventory(minimal(tmp_path / "inv", extra={"provider.yaml": provider_doc(
         {"apiKey": {"fromEnv": "SV_KEY"}, "tsigSecret": {"fromFile": "/run/secret"}, "keyName": "plain-ok"})}))
     assert inv.get("Provider", "dns") is not None

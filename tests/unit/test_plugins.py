@@ -1,7 +1,8 @@
-"""Plugins from ./plugins: listed with their origin, their kind validates, broken plugins are reported.
+"""Plugins from a named plugin directory: listed with their origin, their kind validates, broken plugins
+are reported.
 
-These run the installed CLI in a subprocess: plugin discovery depends on the working directory
-and happens once per process.
+These run the installed CLI in a subprocess: plugin discovery happens once per process. The shipped
+./plugins directory is named with STREAMVERSE_PLUGIN_PATH (it is never loaded implicitly).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ def _ctl() -> list[str]:
 def _env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMVERSE_")}
     env["COLUMNS"] = "250"  # rich wraps long paths at the default 80 columns
+    env["STREAMVERSE_PLUGIN_PATH"] = str(REPO / "plugins")
     env.update(extra)
     return env
 
@@ -107,10 +109,16 @@ def test_maintenance_window_validates_with_the_plugin_and_is_unknown_without(
     assert json.loads(out.stdout)["documents"]["MaintenanceWindow"] == 1
     plan = run("plan", "-i", str(window_inventory), "--state-dir", str(tmp_path / "state"), "-o", "json")
     assert plan.returncode == 0, plan.stderr  # the kind compiles to no resource, so plan is unaffected
-    # from a directory without ./plugins the kind does not exist
-    elsewhere = run("validate", "-i", str(window_inventory), cwd=tmp_path)
+    # without the plugin directory named, the kind does not exist (even from the repository root)
+    unnamed = _env()
+    del unnamed["STREAMVERSE_PLUGIN_PATH"]
+    elsewhere = run("validate", "-i", str(window_inventory), env=unnamed)
     assert elsewhere.returncode == 1
     assert "unknown kind 'MaintenanceWindow'" in elsewhere.stderr
+    # --plugin-dir names it just as well
+    flag = run("--plugin-dir", str(REPO / "plugins"), "validate", "-i", str(window_inventory), cwd=tmp_path,
+               env=unnamed)
+    assert flag.returncode == 0, flag.stderr
 
 
 @pytest.mark.parametrize("change, message", [
@@ -174,7 +182,7 @@ def test_a_broken_plugin_is_reported_not_a_crash(tmp_path: Path) -> None:
     (broken / "raises.py").write_text("raise RuntimeError('plugin exploded on import')\n", encoding="utf-8")
     (broken / "syntax.py").write_text("def oops(:\n", encoding="utf-8")
     (broken / "_private.py").write_text("raise SystemExit('never imported')\n", encoding="utf-8")
-    env = _env(STREAMVERSE_PLUGIN_PATH=str(broken))
+    env = _env(STREAMVERSE_PLUGIN_PATH=os.pathsep.join([str(broken), str(REPO / "plugins")]))
     out = run("plugins", "list", "-o", "json", env=env)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)

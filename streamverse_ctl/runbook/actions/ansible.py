@@ -3,6 +3,11 @@
 Each run gets a fresh private data directory under ``<state dir>/runbooks/<run id>/`` (kept as
 the step's artifacts); a dry run uses a temporary one and removes it. Ansible's events are
 streamed as ``step.ansible`` run events.
+
+Trust boundary: the playbook must resolve (symlinks followed) inside the runbook's directory or
+the inventory root; ``templates_dir`` and ``out_dir`` are the action's, not the runbook's to set;
+and every ``name`` in ``extravars`` (a PoP's, which the playbook makes ``out_dir/<name>/nginx.conf``
+of) must be one path component that stays under ``out_dir``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ...core import trust
 from ...core.errors import PermanentError
 from ..context import ActionContext
 
@@ -26,14 +32,28 @@ def playbook(ctx: ActionContext, playbook: str, extravars: dict[str, Any] | None
     """Run ``playbook`` (relative to the runbook's directory) against localhost with ``extravars``.
     ``templates_dir`` (the repository's templates/) and ``out_dir`` (the run's artifacts) are passed too."""
     path = (ctx.runbook_dir / playbook).resolve() if not Path(playbook).is_absolute() else Path(playbook)
+    allowed = [ctx.runbook_dir, trust.inventory_root(ctx.ws.inventory_dir)]
+    if not trust.within(path, allowed):
+        raise PermanentError(f"playbook {playbook} is outside the runbook's directory and the inventory root "
+                             f"({', '.join(map(str, allowed))}); not run")
     if not path.is_file():
         raise PermanentError(f"playbook {path} does not exist")
+    reserved = sorted({"templates_dir", "out_dir"} & set(extravars or {}))
+    if reserved:
+        raise PermanentError(f"extravars may not set {', '.join(reserved)}: the ansible.playbook action sets them")
     check_mode = check or ctx.dry_run
     if ctx.dry_run:
         base = Path(tempfile.mkdtemp(prefix="sv-ansible-"))
     else:
         base = ctx.artifacts_dir / f"{ctx.step.replace('/', '_')}-{uuid.uuid4().hex[:6]}"
     out_dir = base / "out"
+    try:
+        for name in _names(extravars or {}):
+            trust.safe_join(out_dir, name, what="extravars name")
+    except PermanentError:
+        if ctx.dry_run:
+            shutil.rmtree(base, ignore_errors=True)
+        raise
     out_dir.mkdir(parents=True, exist_ok=True)
     variables = {"templates_dir": str(REPO_TEMPLATES), "out_dir": str(out_dir), **(extravars or {})}
 
@@ -62,3 +82,13 @@ def playbook(ctx: ActionContext, playbook: str, extravars: dict[str, Any] | None
                              + ("" if ctx.dry_run else f"; artifacts in {base}"))
     ctx.audit("ansible.playbook", path.name, "ok", check=check_mode, artifacts=out["artifacts"])
     return out
+
+
+def _names(value: Any) -> list[str]:
+    """Every ``name`` of a mapping in ``value`` (at any depth): the playbook turns them into paths."""
+    if isinstance(value, dict):
+        own = [str(value["name"])] if "name" in value and isinstance(value["name"], str | int) else []
+        return own + [n for v in value.values() for n in _names(v)]
+    if isinstance(value, list | tuple):
+        return [n for v in value for n in _names(v)]
+    return []
