@@ -13,21 +13,21 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ...core.builtin import builtin_dir
 from ...core.errors import PermanentError
 from ..context import ActionContext
 
-REPO_TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 SHOWN = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_skipped": "skipped",
          "runner_on_unreachable": "unreachable", "playbook_on_task_start": "task"}
 
 
 def playbook(ctx: ActionContext, playbook: str, extravars: dict[str, Any] | None = None, check: bool = False,
              timeout: int = 600) -> dict[str, Any]:
-    """Run ``playbook`` (relative to the runbook's directory) against localhost with ``extravars``.
-    ``templates_dir`` (the repository's templates/) and ``out_dir`` (the run's artifacts) are passed too."""
-    path = (ctx.runbook_dir / playbook).resolve() if not Path(playbook).is_absolute() else Path(playbook)
-    if not path.is_file():
-        raise PermanentError(f"playbook {path} does not exist")
+    """Run ``playbook`` against localhost with ``extravars``. A relative path is looked up in the runbook's
+    directory, then in the built-in runbooks' (so a copy of a built-in runbook keeps its playbook).
+    ``templates_dir`` (the built-in templates, unless ``extravars`` names another) and ``out_dir`` (the
+    run's artifacts) are passed too."""
+    path = find_playbook(ctx.runbook_dir, playbook)
     check_mode = check or ctx.dry_run
     if ctx.dry_run:
         base = Path(tempfile.mkdtemp(prefix="sv-ansible-"))
@@ -35,7 +35,7 @@ def playbook(ctx: ActionContext, playbook: str, extravars: dict[str, Any] | None
         base = ctx.artifacts_dir / f"{ctx.step.replace('/', '_')}-{uuid.uuid4().hex[:6]}"
     out_dir = base / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    variables = {"templates_dir": str(REPO_TEMPLATES), "out_dir": str(out_dir), **(extravars or {})}
+    variables = {"templates_dir": str(builtin_dir("templates")), "out_dir": str(out_dir), **(extravars or {})}
 
     def on_event(event: dict[str, Any]) -> None:
         kind = SHOWN.get(str(event.get("event")))
@@ -62,3 +62,16 @@ def playbook(ctx: ActionContext, playbook: str, extravars: dict[str, Any] | None
                              + ("" if ctx.dry_run else f"; artifacts in {base}"))
     ctx.audit("ansible.playbook", path.name, "ok", check=check_mode, artifacts=out["artifacts"])
     return out
+
+
+def find_playbook(runbook_dir: Path, playbook: str) -> Path:
+    """``playbook`` if absolute, else the first of runbook_dir/playbook and <built-in runbooks>/playbook."""
+    if Path(playbook).is_absolute():
+        if not Path(playbook).is_file():
+            raise PermanentError(f"playbook {playbook} does not exist")
+        return Path(playbook)
+    dirs = list(dict.fromkeys([runbook_dir.resolve(), builtin_dir("runbooks").resolve()]))
+    for d in dirs:
+        if (d / playbook).is_file():
+            return (d / playbook).resolve()
+    raise PermanentError(f"no playbook {playbook} (searched {', '.join(str(d) for d in dirs)})")
