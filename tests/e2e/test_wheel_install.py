@@ -13,8 +13,10 @@ in that site-packages) is not loaded, and the new venv's own site-packages comes
 STREAMVERSE_* variables are removed for the installed CLI's subprocesses, and they run in an empty
 directory with a copy of the demo inventory elsewhere: nothing can come from the checkout.
 
-The build needs setuptools >= 70.1 (earlier ones need the separate ``wheel`` package for
-``bdist_wheel``) in the test environment.
+Building without isolation needs setuptools >= 70.1 (or the ``wheel`` package) in the test
+environment; with an older setuptools the test lets pip fetch the build backend (a few seconds).
+The editable install scripts/setup.sh makes (``pip install -e``) is checked the same way: it maps the
+package to the copy, and the built-in runbooks are the copy's top-level ``runbooks/``.
 """
 
 from __future__ import annotations
@@ -40,30 +42,56 @@ def _run(cmd: list[str], **kw: object) -> subprocess.CompletedProcess[str]:
                           **kw)  # type: ignore[call-overload]
 
 
+def _fresh_venv(venv: Path, *install: str, with_pip: bool = False) -> Path:
+    """An empty venv with only streamverse-ctl installed (``install``: pip arguments) and the test
+    interpreter's site-packages on sys.path through a .pth line (see the module docstring)."""
+    made = _run([sys.executable, "-m", "venv", *([] if with_pip else ["--without-pip"]), str(venv)])
+    assert made.returncode == 0, made.stderr
+    py = venv / "bin" / "python"
+    site = _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env=_env(venv))
+    paths = sysconfig.get_paths()
+    # first, so that a build without isolation in the new venv finds the test environment's setuptools
+    (Path(site.stdout.strip()) / "_streamverse_test_deps.pth").write_text(
+        "".join(f"{p}\n" for p in dict.fromkeys([paths["purelib"], paths["platlib"]])))
+    inst = _run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", *install])
+    assert inst.returncode == 0, inst.stdout[-3000:] + inst.stderr[-3000:]
+    return venv
+
+
+def _isolation() -> list[str]:
+    """``--no-build-isolation`` when the test environment can build a wheel (setuptools >= 70.1 or the
+    wheel package); otherwise pip fetches the build backend pyproject names, as scripts/setup.sh's
+    editable install does."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major, minor = (int(x) for x in version("setuptools").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return []
+    try:
+        version("wheel")
+        has_wheel = True
+    except PackageNotFoundError:
+        has_wheel = False
+    return ["--no-build-isolation"] if has_wheel or (major, minor) >= (70, 1) else []
+
+
+def _copy_of_checkout(root: Path) -> Path:
+    src = root / "src"
+    shutil.copytree(REPO, src, ignore=IGNORE, symlinks=True)
+    return src
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with the wheel built from this checkout; returns the venv directory."""
     root = tmp_path_factory.mktemp("wheel")
-    src = root / "src"
-    shutil.copytree(REPO, src, ignore=IGNORE, symlinks=True)
-    build = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                  "-w", str(root / "dist"), str(src)], cwd=root)
-    if build.returncode != 0 and "bdist_wheel" in build.stdout + build.stderr:
-        pytest.fail("building the wheel needs setuptools >= 70.1 (or the wheel package) in the test environment")
+    src = _copy_of_checkout(root)
+    build = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", *_isolation(), "-w", str(root / "dist"),
+                  str(src)], cwd=root)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     (wheel,) = (root / "dist").glob("streamverse_ctl-*.whl")
-    venv = root / "venv"
-    made = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
-    assert made.returncode == 0, made.stderr
-    py = venv / "bin" / "python"
-    inst = _run([sys.executable, "-m", "pip", "--python", str(py), "install", "-q", "--no-deps", "--no-index",
-                 str(wheel)])
-    assert inst.returncode == 0, inst.stdout[-3000:] + inst.stderr[-3000:]
-    site = _run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], env=_env(venv))
-    paths = sysconfig.get_paths()
-    (Path(site.stdout.strip()) / "_streamverse_test_deps.pth").write_text(
-        "".join(f"{p}\n" for p in dict.fromkeys([paths["purelib"], paths["platlib"]])))
-    return venv
+    return _fresh_venv(root / "venv", "--no-index", str(wheel))
 
 
 def _env(venv: Path) -> dict[str, str]:
@@ -123,7 +151,20 @@ def test_viral_content_dry_run_from_another_directory(installed: Path, elsewhere
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     events = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
     assert "edge-config" in {e.get("step") for e in events if e["event"] == "step.done"}
-    rendered = [e["status"] for e in events if e["event"] == "step.ansible" and e.get("task") == "Render nginx.conf per PoP"
-                and e.get("host")]
+    rendered = [e["status"] for e in events
+                if e["event"] == "step.ansible" and e.get("task") == "Render nginx.conf per PoP" and e.get("host")]
     assert rendered == ["ok"]
     assert events[-1]["event"] == "run.finish" and events[-1]["exit_code"] == 0
+
+
+def test_an_editable_install_reads_the_checkouts_runbooks(tmp_path: Path, elsewhere: Path) -> None:
+    src = _copy_of_checkout(tmp_path)
+    venv = tmp_path / "venv"
+    isolation = _isolation()
+    # pip --python builds in an isolated environment only for a target venv that has pip itself
+    _fresh_venv(venv, *isolation, "-e", str(src), with_pip=not isolation)
+    p = _sv(venv, elsewhere / "cwd", "runbook", "list", "-o", "json")
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    files = {r["name"]: Path(r["file"]) for r in json.loads(p.stdout)["runbooks"]}
+    assert set(files) == {"regional-failover", "regional-failback", "viral-content"}
+    assert all(f.parent == (src / "runbooks").resolve() for f in files.values()), files
