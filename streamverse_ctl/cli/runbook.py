@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Runbooks: validated, journaled, resumable operational procedures.", no_args_is_help=True)
 
 RunbooksOpt = Annotated[list[Path] | None, typer.Option(
-    "--runbooks", help="Directory of runbooks (repeatable; env STREAMVERSE_RUNBOOKS; default ./runbooks, "
-    "then the shipped ones).")]
+    "--runbooks", help="Directory of runbooks, searched before the built-in ones (repeatable; env "
+    "STREAMVERSE_RUNBOOKS). The working directory is not searched.")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Parameter KEY=VALUE (repeatable).")]
 DryRunOpt = Annotated[bool, typer.Option(
     "--dry-run", help="Show every step and the plan it would apply; write nothing.")]

@@ -1,7 +1,10 @@
 """Find, read and validate runbook files, reporting every problem at once with file, line and field.
 
-Search path: ``--runbooks DIR`` / ``STREAMVERSE_RUNBOOKS`` (``os.pathsep``-separated), else
-``./runbooks``, else the runbooks shipped beside the package. ``NAME`` may also be a file path.
+Search path, earlier directories winning on a name: the directories the user names (``--runbooks DIR``,
+repeatable, then ``STREAMVERSE_RUNBOOKS``, ``os.pathsep``-separated), then the built-in runbooks
+shipped in the package (``core.builtin``). The current working directory is never searched
+implicitly: a checkout one happens to stand in is data, and runbooks are procedures. ``NAME`` may
+also be a runbook file's path.
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ..core.builtin import builtin_dir
 from ..core.errors import InputError, PermanentError, Problem
 from ..core.registry import actions
 from ..inventory.yamlsource import SourceDoc, read_yaml
 from .model import Runbook, Step
 from .render import is_template, syntax_error
 
-SHIPPED = Path(__file__).resolve().parents[2] / "runbooks"
 _PARAM_REF = re.compile(r"\bparams\.([A-Za-z_][A-Za-z0-9_]*)")
 _STEP_REF = re.compile(r"\bsteps\.([A-Za-z0-9_]+)|\bsteps\[['\"]([^'\"]+)['\"]\]")
 
@@ -44,17 +47,34 @@ class LoadedRunbook:
         return self.path.parent
 
 
-def search_path(extra: Sequence[str | Path] = ()) -> list[Path]:
+def candidates(extra: Sequence[str | Path] = ()) -> list[Path]:
+    """Every directory searched, in order, existing or not (duplicates removed)."""
     dirs: list[Path] = [Path(d) for d in extra]
     for part in os.environ.get("STREAMVERSE_RUNBOOKS", "").split(os.pathsep):
         if part:
             dirs.append(Path(part))
-    if not dirs:
-        local = Path.cwd() / "runbooks"
-        dirs = [local] if local.is_dir() else []
-        if SHIPPED.is_dir() and (not dirs or local.resolve() != SHIPPED):
-            dirs.append(SHIPPED)
-    return [d for d in dirs if d.is_dir()]
+    dirs.append(builtin_dir("runbooks"))
+    out: dict[Path, Path] = {}
+    for d in dirs:
+        out.setdefault(d.resolve(), d)
+    return list(out.values())
+
+
+def search_path(extra: Sequence[str | Path] = ()) -> list[Path]:
+    """The directories searched that exist, in order."""
+    return [d for d in candidates(extra) if d.is_dir()]
+
+
+def describe_search(extra: Sequence[str | Path] = ()) -> str:
+    """The directories searched, for messages: the built-in one and missing ones are marked."""
+    builtin = builtin_dir("runbooks").resolve()
+    parts = []
+    for d in candidates(extra):
+        note = " (built-in)" if d.resolve() == builtin else ""
+        if not d.is_dir():
+            note += " (not a directory)" if d.exists() else " (does not exist)"
+        parts.append(f"{d}{note}")
+    return ", ".join(parts)
 
 
 def runbook_files(extra: Sequence[str | Path] = ()) -> dict[str, Path]:
@@ -73,7 +93,7 @@ def find(name: str, extra: Sequence[str | Path] = ()) -> Path:
     files = runbook_files(extra)
     if name not in files:
         raise PermanentError(f"no runbook named '{name}' (known: {', '.join(sorted(files)) or 'none'}; "
-                             f"searched {', '.join(str(d) for d in search_path(extra)) or 'no directory'})")
+                             f"searched {describe_search(extra)})")
     return files[name]
 
 

@@ -19,25 +19,25 @@ from pathlib import Path
 from typing import Any
 
 from ...core import trust
+from ...core.builtin import builtin_dir
 from ...core.errors import PermanentError
 from ..context import ActionContext
 
-REPO_TEMPLATES = Path(__file__).resolve().parents[3] / "templates"
 SHOWN = {"runner_on_ok": "ok", "runner_on_failed": "failed", "runner_on_skipped": "skipped",
          "runner_on_unreachable": "unreachable", "playbook_on_task_start": "task"}
 
 
 def playbook(ctx: ActionContext, playbook: str, extravars: dict[str, Any] | None = None, check: bool = False,
              timeout: int = 600) -> dict[str, Any]:
-    """Run ``playbook`` (relative to the runbook's directory) against localhost with ``extravars``.
-    ``templates_dir`` (the repository's templates/) and ``out_dir`` (the run's artifacts) are passed too."""
-    path = (ctx.runbook_dir / playbook).resolve() if not Path(playbook).is_absolute() else Path(playbook)
-    allowed = [ctx.runbook_dir, trust.inventory_root(ctx.ws.inventory_dir)]
+    """Run ``playbook`` against localhost with ``extravars``. A relative path is looked up in the runbook's
+    directory, then in the built-in runbooks' (so a copy of a built-in runbook keeps its playbook); it must
+    resolve inside one of those or the inventory root. ``templates_dir`` (the built-in templates) and
+    ``out_dir`` (the run's artifacts) are passed too, and extravars may not replace them."""
+    path = find_playbook(ctx.runbook_dir, playbook)
+    allowed = [ctx.runbook_dir, builtin_dir("runbooks"), trust.inventory_root(ctx.ws.inventory_dir)]
     if not trust.within(path, allowed):
-        raise PermanentError(f"playbook {playbook} is outside the runbook's directory and the inventory root "
-                             f"({', '.join(map(str, allowed))}); not run")
-    if not path.is_file():
-        raise PermanentError(f"playbook {path} does not exist")
+        raise PermanentError(f"playbook {playbook} is outside the runbook's directory, the built-in runbooks and "
+                             f"the inventory root ({', '.join(map(str, allowed))}); not run")
     reserved = sorted({"templates_dir", "out_dir"} & set(extravars or {}))
     if reserved:
         raise PermanentError(f"extravars may not set {', '.join(reserved)}: the ansible.playbook action sets them")
@@ -55,7 +55,7 @@ def playbook(ctx: ActionContext, playbook: str, extravars: dict[str, Any] | None
             shutil.rmtree(base, ignore_errors=True)
         raise
     out_dir.mkdir(parents=True, exist_ok=True)
-    variables = {"templates_dir": str(REPO_TEMPLATES), "out_dir": str(out_dir), **(extravars or {})}
+    variables = {"templates_dir": str(builtin_dir("templates")), "out_dir": str(out_dir), **(extravars or {})}
 
     def on_event(event: dict[str, Any]) -> None:
         kind = SHOWN.get(str(event.get("event")))
@@ -92,3 +92,16 @@ def _names(value: Any) -> list[str]:
     if isinstance(value, list | tuple):
         return [n for v in value for n in _names(v)]
     return []
+
+
+def find_playbook(runbook_dir: Path, playbook: str) -> Path:
+    """``playbook`` if absolute, else the first of runbook_dir/playbook and <built-in runbooks>/playbook."""
+    if Path(playbook).is_absolute():
+        if not Path(playbook).is_file():
+            raise PermanentError(f"playbook {playbook} does not exist")
+        return Path(playbook)
+    dirs = list(dict.fromkeys([runbook_dir.resolve(), builtin_dir("runbooks").resolve()]))
+    for d in dirs:
+        if (d / playbook).is_file():
+            return (d / playbook).resolve()
+    raise PermanentError(f"no playbook {playbook} (searched {', '.join(str(d) for d in dirs)})")
