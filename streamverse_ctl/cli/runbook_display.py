@@ -92,6 +92,7 @@ class LiveDisplay:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._snap_at = float("-inf")  # the last frame shows the state after the run, never a cached snapshot
         self.live.update(self._render())
         self.live.stop()
 
