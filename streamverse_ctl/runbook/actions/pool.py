@@ -88,11 +88,12 @@ def release(ctx: ActionContext, scaled_by: str = "regional-failover", keep: list
     keep_regions = set(keep or [])
     mark = f"runbook {scaled_by} ("
     released: dict[str, int] = {}
+    changed: list[str] = []
     for o in [o for o in ws.overrides() if o.kind == "TranscodePool" and o.reason.startswith(mark)]:
         doc = ws.inventory.get("TranscodePool", o.name)
         if doc is None or doc.model.region in keep_regions:
             continue
-        clear(ctx, "TranscodePool", o.name, [f"TranscodePool/{o.name}"])
+        changed.append(clear(ctx, "TranscodePool", o.name, [f"TranscodePool/{o.name}"])["changed"])
         released[o.name] = doc.model.min_nodes
     origin: list[str] = []
     store = ctx.sim() if ctx.unserved("platform.origin") is None else None  # a sim stand-in scaled nothing real
@@ -105,6 +106,9 @@ def release(ctx: ActionContext, scaled_by: str = "regional-failover", keep: list
                     store.set_origin_nodes(region, None)
                     ctx.audit("origin.scale", region, "ok", nodes=None)
             origin.append(region)
+    if origin:
+        would = "would change: " if ctx.dry_run else ""
+        changed.append(f"{would}sim: origin nodes of {', '.join(origin)} -> the default")
     if not released and not origin:
         ctx.note(f"nothing scaled by {scaled_by} is left to release")
-    return {"pools": released, "origin": origin}
+    return {"pools": released, "origin": origin, "changed": "; ".join(changed) or "nothing to change"}
