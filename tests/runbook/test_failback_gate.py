@@ -86,3 +86,36 @@ def test_region_down_before_a_raise_is_never_given_weight(sv: CLI) -> None:
     assert "us-east marked down by health checks before raising us-east to 10" in str(err.value)
     assert _served(sv) == start  # never raised
     assert not any(e["event"] == "step.wait" for e in seen)  # and never waited
+
+
+def test_resume_after_a_step_back_climbs_the_earlier_steps_again(sv: CLI) -> None:
+    """After a step back to the start, the resumed step does not jump: the steps before it are redone first."""
+    from pathlib import Path
+
+    from streamverse_ctl.engine.workspace import Workspace
+    from streamverse_ctl.runbook.actions.failover import step_failback
+    from streamverse_ctl.runbook.actions.region import serve
+    from streamverse_ctl.runbook.context import ActionContext
+    from streamverse_ctl.runbook.events import Events
+
+    sv("failover", "us-east", "--yes")
+    start = _served(sv)
+    step1 = {**start, "us-east": 10, "us-west": start["us-west"] - 10}
+    step2 = {**start, "us-east": 20, "us-west": start["us-west"] - 20}
+    ws = Workspace(sv.inventory, state_dir=sv.state)
+    seen: list[dict[str, Any]] = []
+    events = Events()
+    events.sinks.append(seen.append)
+    ctx = ActionContext(ws, "regional-failback", "run-x", "restore[1]", False, frozenset({"change-size"}), events,
+                        Path("."), sv.state / "artifacts")
+    try:
+        serve(ctx, "us-east", "www", hold_weights=start)  # as the runbook's serve step: back, held at 0
+        seen.clear()
+        step_failback(ctx, "us-east", "www", step2, step1, start, gate_timeout=30, earlier=[step1])
+    finally:
+        ws.close()
+    raised = [f["after"] for e in seen if e["event"] == "step.plan" for c in e["changes"]
+              if c["id"].endswith("/www.streamverse.example./A/us-east") for f in c["fields"] if f["path"] == "weight"]
+    assert raised == [10, 20]  # 0 -> 10 -> 20, not 0 -> 20
+    assert any("climbing 1 of them again first" in str(e.get("text")) for e in seen)
+    assert _served(sv) == step2
