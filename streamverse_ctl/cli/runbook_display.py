@@ -33,8 +33,8 @@ def _line(event: dict[str, Any]) -> str | None:
     if kind == "step.done":
         extra = " (found done after the interruption)" if event.get("rechecked") else ""
         changed = (event.get("outputs") or {}).get("changed")
-        if changed:
-            extra += f" [dim]— {escape(str(changed))}[/]"
+        if changed and isinstance(changed, str):  # what it changed, on which system
+            extra += f" [dim]— {escape(changed)}[/]"
         return f"{ICONS['done']} {step}{extra}"
     if kind == "step.reuse":
         return f"{ICONS['reused']} {step} [dim](already {event.get('status')} in this run)[/]"
