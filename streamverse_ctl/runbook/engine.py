@@ -184,12 +184,12 @@ class Runner:
                 try:
                     if not truthy(step.when, ctx, f"{step.id}.when"):
                         continue
-                except PermanentError:
-                    pass  # depends on earlier steps: it may run
+                except Exception:  # depends on earlier steps (or live state): it may run
+                    pass
             try:
                 args = render_value(step.with_, ctx, f"{step.id}.with")
-            except PermanentError:
-                args = step.with_  # depends on earlier steps or the item: judge by the arguments given
+            except Exception:  # depends on earlier steps or the item: judge by the arguments given
+                args = step.with_
             args = {k.replace("-", "_"): v for k, v in dict(args).items()}
             reasons, _ = unserved(self.ws, actions.get(step.action), args)
             problems += [f"step {step.id} ({step.action}): {r}" for r in reasons]
