@@ -22,8 +22,10 @@ def command(
 ) -> None:
     """Bring a drained region back gradually (the regional-failback runbook), pausing on regression.
 
-    Weights return step by step with a health gate between steps; at the end the drained mark and
-    the weights override are cleared. Resume a paused run with `streamverse ctl runbook resume RUN_ID`.
+    Weights return step by step: health is checked before each raise and watched after it; if the
+    region (or a region it serves with) goes down, the weights step back and the run pauses. At the
+    end the drained mark and the weights override are cleared. Resume a paused run with
+    `streamverse ctl runbook resume RUN_ID`.
     """
     execute("regional-failback", {"region": region, "policy": policy, "step": step, "interval": interval,
                                   "gate_timeout": gate_timeout},

@@ -32,11 +32,17 @@ def _line(event: dict[str, Any]) -> str | None:
         return f"{ICONS['running']} {step}"
     if kind == "step.done":
         extra = " (found done after the interruption)" if event.get("rechecked") else ""
+        changed = (event.get("outputs") or {}).get("changed")
+        if changed and isinstance(changed, str):  # what it changed, on which system
+            extra += f" [dim]— {escape(changed)}[/]"
         return f"{ICONS['done']} {step}{extra}"
     if kind == "step.reuse":
         return f"{ICONS['reused']} {step} [dim](already {event.get('status')} in this run)[/]"
     if kind == "step.skip":
-        return f"{ICONS['skipped']} {step} [dim]skipped ({escape(str(event.get('reason')))})[/]"
+        reason = str(event.get("reason"))
+        if reason.startswith("skipped:"):  # nothing real serves what it changes: not a quiet skip
+            return f"{ICONS['skipped']} {step} [yellow]{escape(reason)}[/]"
+        return f"{ICONS['skipped']} {step} [dim]skipped ({escape(reason)})[/]"
     if kind == "step.fail":
         return f"{ICONS.get(event.get('status', 'failed'), ICONS['failed'])} {step}: {escape(str(event.get('error')))}"
     if kind == "step.retry":
@@ -92,6 +98,7 @@ class LiveDisplay:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._snap_at = float("-inf")  # the last frame shows the state after the run, never a cached snapshot
         self.live.update(self._render())
         self.live.stop()
 
@@ -119,6 +126,7 @@ class LiveDisplay:
             self.detail[top] = f"{event.get('title')} done"
         elif kind == "step.skip":
             self.status[top] = "skipped"
+            self.detail[top] = str(event.get("reason", ""))
         elif kind == "step.fail":
             self.status[top] = str(event.get("status", "failed"))
             self.detail[top] = str(event.get("error", ""))

@@ -32,6 +32,7 @@ BUILTIN_ACTIONS: dict[str, str] = {
     "region.serve": f"{_A}.region:serve",
     "failover.check": f"{_A}.failover:check_failover",
     "failback.check": f"{_A}.failover:check_failback",
+    "failback.step": f"{_A}.failover:step_failback",
     "apply": f"{_A}.misc:apply",
     "pool.scale": f"{_A}.pool:scale",
     "pool.release": f"{_A}.pool:release",

@@ -36,6 +36,11 @@ patch (``application/merge-patch+json``) and delete only; a merge patch carries 
 A ladder that differs between clusters (or is missing in some) reads with an extra field
 ``out_of_sync`` naming them, so plan shows an update that rewrites it everywhere.
 
+Several contexts may name one cluster (e.g. a context per region on a shared API server): clusters
+are told apart by API server URL and namespace, each is listed and written once, a Deployment
+belongs to the context of the region in its ``streamverse.io/region`` label, and moving a pool
+between two contexts of the same cluster is a patch, never a delete.
+
 Settings (``Provider`` document ``spec.settings``)
 --------------------------------------------------
 ``kubeconfig``       path of a kubeconfig file (default: standard loading: ``$KUBECONFIG`` or
@@ -186,6 +191,37 @@ class KubernetesProvider(Provider):
     def _cluster_keys(self) -> list[str]:
         return sorted(set(self.contexts.values())) if self.contexts else [self.context_name or ""]
 
+    def _identity(self, key: str) -> str:
+        """Which cluster a context names: its API server URL (normalized) and the namespace."""
+        host = self._cluster(key).host.strip().rstrip("/")
+        scheme, sep, rest = host.partition("://")
+        return f"{scheme.lower()}{sep}{rest.lower()} {self.namespace}"
+
+    def _distinct_keys(self) -> list[str]:
+        """One context per distinct cluster (server URL + namespace), in context order: several kube
+        contexts may name the same API server (e.g. one context per region on a shared cluster), and
+        listing it once per context would read every object several times."""
+        out: list[str] = []
+        seen: set[str] = set()
+        for key in self._cluster_keys():
+            ident = self._identity(key)
+            if ident not in seen:
+                seen.add(ident)
+                out.append(key)
+        return out
+
+    def _owner_key(self, read_key: str, region: str) -> str:
+        """The context a Deployment listed through ``read_key`` belongs to: its region's context when that
+        names the same cluster, else ``read_key`` (a pool in another region's cluster reads as a move)."""
+        try:
+            key = self._key_for_region(region)
+        except PermanentError:
+            return read_key
+        return key if self._identity(key) == self._identity(read_key) else read_key
+
+    def _same_cluster(self, a: str, b: str) -> bool:
+        return a == b or self._identity(a) == self._identity(b)
+
     def _key_for_region(self, region: str) -> str:
         if not self.contexts:
             return self.context_name or ""
@@ -281,17 +317,18 @@ class KubernetesProvider(Provider):
         out: list[Resource] = []
         if POOL in types:
             seen: dict[str, str] = {}
-            for key in self._cluster_keys():
+            for key in self._distinct_keys():  # each cluster listed once, however many contexts name it
                 cluster = self._cluster(key)
                 body = self._call(cluster, "list Deployments", cluster.apps.list_namespaced_deployment,
                                   self.namespace)
-                # no label selector: kmock ignores them, and unmanaged Deployments must be seen too
+                # no label selector: kmock ignores them, and unmanaged Deployments must be seen too; the
+                # owning context is picked client-side from the streamverse.io/region label
                 for dep in body.get("items") or []:
                     name = str((dep.get("metadata") or {}).get("name", ""))
                     if not name or name in seen:
                         continue  # same name in two clusters: the first (sorted by context) wins
-                    seen[name] = key
                     spec, managed = self._pool_from(dep)
+                    seen[name] = self._owner_key(key, str(spec["region"]))
                     out.append(Resource(POOL, name, spec, self.name, managed=managed))
             self._where_read = seen
         if LADDER in types:
@@ -324,7 +361,7 @@ class KubernetesProvider(Provider):
 
     def _read_ladders(self) -> list[Resource]:
         found: dict[str, dict[str, tuple[dict[str, Any], bool]]] = {}  # ladder -> cluster -> (spec, managed)
-        keys = self._cluster_keys()
+        keys = self._distinct_keys()
         for key in keys:
             cluster = self._cluster(key)
             body = self._call(cluster, "list ConfigMaps", cluster.core.list_namespaced_config_map, self.namespace)
@@ -433,7 +470,7 @@ class KubernetesProvider(Provider):
                 raise TemporaryError(f"{exc} (created concurrently; retrying as an update)", 0.2) from None
         else:
             self._patch_pool(cluster, name, current, after, takeover=change.before is not None)
-        if old_key is not None and old_key != new_key:  # the pool moved to another region's cluster
+        if old_key is not None and not self._same_cluster(old_key, new_key):  # moved to another cluster
             self._delete_pool(self._cluster(old_key), name)
         self._where_read[name] = new_key
 
@@ -487,7 +524,7 @@ class KubernetesProvider(Provider):
 
     def _apply_ladder(self, change: Change) -> None:
         cm_name = ladder_configmap(change.name)
-        for key in self._cluster_keys():
+        for key in self._distinct_keys():
             cluster = self._cluster(key)
             current = self._get(cluster, f"get ConfigMap {cm_name}", cluster.core.read_namespaced_config_map,
                                 cm_name)

@@ -29,6 +29,7 @@ class ActionContext:
     runbook_dir: Path
     artifacts_dir: Path
     extra: dict[str, Any] = field(default_factory=dict)
+    optional: bool = False  # the step is optional: a part nothing real serves is skipped, saying so
 
     @property
     def purpose(self) -> str:
@@ -44,12 +45,25 @@ class ActionContext:
                 return self.ws.provider(name).store  # type: ignore[attr-defined, no-any-return]
         return None
 
-    def require_sim(self, what: str) -> SimStore:
+    def require_sim(self, what: str, rtype: str | None = None) -> SimStore:
+        """The sim store, to change ``rtype`` (a type only the sim implements) — refused unless the run is
+        on the sim platform: a sim stand-in next to real providers changes nothing real."""
+        from .served import not_served
+
+        reason = not_served(self.ws, rtype) if rtype is not None else None
         store = self.sim()
-        if store is None:
-            raise PermanentError(f"{what}: no provider for this exists yet except the sim platform; this "
-                                 "inventory binds no sim provider (run with --platform sim to rehearse)")
+        if reason is None and store is None:
+            reason = "no provider for this exists yet except the sim platform; this inventory binds no sim provider"
+        if reason is not None or store is None:
+            raise PermanentError(f"step {self.step}: {what}: {reason}; nothing was changed (run with --platform "
+                                 "sim to rehearse)")
         return store
+
+    def unserved(self, rtype: str) -> str | None:
+        """Why nothing real would change ``rtype`` here (None: something real does, or this is the sim platform)."""
+        from .served import not_served
+
+        return not_served(self.ws, rtype)
 
     def apply(self, targets: Sequence[str], *, staged: bool = True,
               before_write: Callable[[], None] | None = None) -> dict[str, Any]:
@@ -71,7 +85,8 @@ class ActionContext:
         plan = self.ws.plan(list(targets), force=sorted(self.force))
         self._report(plan)
         summary = {"plan_id": plan.id, "summary": plan.summary(),
-                   "changes": [f"{c.action} {c.id}" for c in plan.changes][:50]}
+                   "changes": [f"{c.action} {c.id}" for c in plan.changes][:50],
+                   "changed": changed(plan, self.ws, dry_run=self.dry_run)}
         if self.dry_run:
             if plan.refusals:
                 self.note("the guardrails would refuse this step: "
@@ -107,3 +122,23 @@ class ActionContext:
         if not self.dry_run:
             self.ws.state.audit(action, target, result, runbook=self.runbook, run_id=self.run_id,
                                 step=self.step, **detail)
+
+
+def changed(plan: Plan, ws: Workspace, dry_run: bool = False) -> str:
+    """What a plan changes, on which system: ``route53 (route53): 6 dns.record updated; sim (sim): ...``."""
+    counts: dict[tuple[str, str, str], int] = {}
+    for c in plan.changes:
+        key = (c.provider, c.type, {"create": "created", "update": "updated", "delete": "deleted"}[c.action])
+        counts[key] = counts.get(key, 0) + 1
+    if not counts:
+        return "nothing to change"
+    bindings = ws.compiled.bindings
+    by_provider: dict[str, list[str]] = {}
+    for (provider, rtype, done), n in sorted(counts.items()):
+        by_provider.setdefault(provider, []).append(f"{n} {rtype} {done}")
+    parts = []
+    for provider, items in by_provider.items():
+        kind = bindings[provider].type if provider in bindings else "?"
+        label = provider if kind == provider else f"{provider} ({kind})"
+        parts.append(f"{label}: {', '.join(items)}")
+    return ("would change: " if dry_run else "") + "; ".join(parts)

@@ -29,8 +29,10 @@ from .model import Step
 from .params import resolve
 from .probes import functions
 from .render import render_duration, render_value, truthy
+from .served import unserved
 
 KIND = "runbook"
+SKIPPED = "skipped"  # the output key of a step skipped because nothing real serves what it changes
 RESUMABLE = ("failed", "paused", "refused", "interrupted", "running")
 NOT_RETRIED = (GuardrailRefused, LockHeld, Aborted, InputError, RunPaused)
 
@@ -82,6 +84,7 @@ class Runner:
         if failed:
             raise PreconditionFailed(f"runbook {self.rb.name}: precondition not met: " + "; ".join(
                 str(render_value(m, ctx, "precondition")) for m in failed))
+        self._preflight(ctx)
         if self.opts.dry_run:
             self.events.run_id = self.run_id
             self.events("run.start", runbook=self.rb.name, params=self.params, dry_run=True,
@@ -169,6 +172,33 @@ class Runner:
                 "run": {"id": self.run_id, "dry_run": self.opts.dry_run, "runbook": self.rb.name},
                 **functions(self.ws), **extra}
 
+    def _preflight(self, ctx: Mapping[str, Any]) -> None:
+        """Refuse, before anything runs (a dry run too), a run with steps that would change nothing real:
+        what they change is served here only by the sim platform (or by nothing). Optional steps are
+        skipped when they come (``skipped: ...; nothing changed``) instead."""
+        problems = []
+        for step in self.rb.model.steps:
+            if step.optional:
+                continue
+            if step.when is not None:
+                try:
+                    if not truthy(step.when, ctx, f"{step.id}.when"):
+                        continue
+                except Exception:  # depends on earlier steps (or live state): it may run
+                    pass
+            try:
+                args = render_value(step.with_, ctx, f"{step.id}.with")
+            except Exception:  # depends on earlier steps or the item: judge by the arguments given
+                args = step.with_
+            args = {k.replace("-", "_"): v for k, v in dict(args).items()}
+            reasons, _ = unserved(self.ws, actions.get(step.action), args)
+            problems += [f"step {step.id} ({step.action}): {r}" for r in reasons]
+        if problems:
+            raise PreconditionFailed(
+                f"runbook {self.rb.name} would report steps done that change nothing real on this inventory "
+                f"({self.ws.inventory_dir}); nothing was run:\n" + "\n".join(f"  {p}" for p in problems)
+                + "\nrehearse with --platform sim, or mark such a step `optional: true` in the runbook to skip it")
+
     # ----- steps --------------------------------------------------------------------------------
     def _step(self, step: Step) -> None:
         key = step.id
@@ -187,7 +217,7 @@ class Runner:
         approval = self._approve(step, key, ctx)
         if step.for_each is None:
             out = self._unit(step, key, ctx, approval, title=title)
-            self.steps[key] = {"status": "done", "outputs": out}
+            self.steps[key] = {"status": "skipped" if SKIPPED in out else "done", "outputs": out}
             return
         values = render_value(step.for_each, ctx, f"{key}.for_each")
         if not isinstance(values, list):
@@ -215,8 +245,9 @@ class Runner:
             sub_ctx = {**self._template_context(), "item": value, "index": i}
             results.append(self._unit(step, name, sub_ctx, {}, title=f"{title} ({i + 1}/{len(values)})"))
         out = {"items": results, "last": results[-1] if results else {}}
-        self._mark(key, "done", {**approval, "count": len(values), "outputs": out})
-        self.steps[key] = {"status": "done", "outputs": out}
+        status = "skipped" if results and all(SKIPPED in r for r in results) else "done"
+        self._mark(key, status, {**approval, "count": len(values), "outputs": out})
+        self.steps[key] = {"status": status, "outputs": out}
 
     def _title(self, step: Step, ctx: Mapping[str, Any]) -> str:
         try:
@@ -232,10 +263,23 @@ class Runner:
         fn = actions.get(step.action)
         actx = ActionContext(self.ws, self.rb.name, self.run_id, key, self.opts.dry_run,
                              self.opts.force | frozenset(step.force), self.events, self.rb.directory,
-                             self.artifacts / (self.run_id or "dry-run"))
+                             self.artifacts / (self.run_id or "dry-run"), optional=step.optional)
         prev = self.items.get(key)
         attempts_before = int(prev.data.get("attempts", 0)) if prev is not None else 0
         base = {**approval, "inputs": args, "action": step.action}
+        reasons, only = unserved(self.ws, fn, args)
+        if reasons and not step.optional:  # the preflight refuses these; a resumed older run may still get here
+            msg = f"step {key} ({step.action}): " + "; ".join(reasons) + "; nothing was changed"
+            self._mark(key, "failed", {**base, "attempts": attempts_before, "error": msg})
+            self._audit("runbook.step", key, "failed", error=msg)
+            self.events("step.fail", step=key, title=title, status="failed", error=msg)
+            raise PermanentError(msg)
+        if reasons and only:
+            why = "skipped: " + "; ".join(reasons) + "; nothing changed"
+            self._mark(key, "skipped", {**base, "reason": why})
+            self._audit("runbook.step", key, "skipped", reason=why)
+            self.events("step.skip", step=key, title=title, reason=why)
+            return {SKIPPED: why, "changed": "nothing (skipped)"}
         if prev is not None and key in self.in_flight and not self.opts.dry_run:
             self.in_flight.discard(key)
             check = getattr(fn, "check", None)

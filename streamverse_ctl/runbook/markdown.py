@@ -46,6 +46,8 @@ def _step_lines(step: Step, number: str, indent: str = "") -> list[str]:
             lines.append(f"{sub}- by hand: {hint}")
     if step.force:
         lines.append(f"{sub}- may override guardrail(s): {', '.join(step.force)}")
+    if step.optional:
+        lines.append(f"{sub}- optional: skipped (nothing changed) where only the sim platform serves what it changes")
     if step.retry.attempts > 1:
         lines.append(f"{sub}- retry up to {step.retry.attempts} times, {step.retry.delay} apart")
     if step.wait_until is not None:

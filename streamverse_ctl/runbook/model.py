@@ -84,6 +84,10 @@ class Step(_Model):
     wait_until: WaitUntil | None = None
     retries: Retry | int = 1
     force: list[str] = Field(default_factory=list, description="guardrails this step may override")
+    optional: bool = Field(False, description=(
+        "when nothing real serves what the step changes here (only the sim platform would: an inventory with "
+        "real providers, not run with --platform sim), skip it, reported 'skipped: ...; nothing changed', "
+        "instead of refusing the run before it starts"))
     on_failure: list[Step] = Field(default_factory=list)
 
     _i = field_validator("interval")(_duration_or_template)

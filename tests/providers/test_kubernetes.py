@@ -338,3 +338,38 @@ def test_verify_reads_back(kube: Kube, raw: Raw, tmp_path: Path) -> None:
     raw.patch_deployment("transcode-us-east", {"spec": {"replicas": 0}})
     results = p.verify(desired)
     assert [(v.ok, v.detail) for v in results] == [(True, ""), (False, "differs")]
+
+
+def test_several_contexts_on_one_api_server(kube: Kube, raw: Raw, tmp_path: Path, monkeypatch) -> None:
+    """Two kube contexts naming the same cluster (one API server, one namespace): each Deployment is read
+    once, owned by its region's context, and an update is one PATCH, never a PATCH then a DELETE.
+
+    kmock has no label selectors; the provider lists once per distinct server and assigns each Deployment
+    to a context by its streamverse.io/region label client-side, so nothing here depends on selectors."""
+    regions = ["ap-pacific", "eu-west", "me-central", "sa-east", "us-east", "us-west"]
+    contexts = {r: ("sv-a" if i % 2 == 0 else "sv-b") for i, r in enumerate(regions)}
+    p = provider(tmp_path, namespace=kube.namespace, contexts=contexts,
+                 server={"sv-a": kube.url, "sv-b": kube.url + "/"})  # the same server, spelled two ways
+    desired = [ladder(), *(pool(f"transcode-{r}", r) for r in regions)]
+    converge(p, desired)
+    assert raw.deployments() == sorted(f"transcode-{r}" for r in regions)
+    assert plan(p, desired, TYPES) == []  # read once: no pool seen twice, nothing to fix
+
+    calls: list[str] = []
+    real = p._call
+
+    def spy(cluster: Any, what: str, *args: Any, **kw: Any) -> Any:
+        calls.append(what)
+        return real(cluster, what, *args, **kw)
+
+    monkeypatch.setattr(p, "_call", spy)
+    desired[2] = pool("transcode-eu-west", "eu-west", min_nodes=6)  # eu-west is on context sv-b
+    changes = plan(p, desired, TYPES)
+    assert summary(changes) == [("update", "transcode.pool/transcode-eu-west", ["min_nodes"])]
+    calls.clear()
+    apply_changes(p, changes)
+    writes = [c for c in calls if not c.startswith(("get ", "list "))]
+    assert writes == ["patch Deployment transcode-eu-west"]  # one PATCH, no DELETE
+    assert raw.deployments() == sorted(f"transcode-{r}" for r in regions)  # still 6
+    assert raw.deployment("transcode-eu-west").spec.replicas == 6
+    assert plan(p, desired, TYPES) == []

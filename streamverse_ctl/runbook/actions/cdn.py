@@ -52,13 +52,13 @@ def warm(ctx: ActionContext, video: str | None = None, policy: str = "new-releas
         raise PermanentError("cdn.warm: no PoP matches the given regions/pops")
     if ctx.dry_run:
         ctx.note(f"would warm {len(chosen)} PoP(s): {', '.join(chosen)}")
-        return {"pops": chosen, "dry_run": True}
-    store = ctx.require_sim("cdn.warm of PoPs")
+        return {"pops": chosen, "dry_run": True, "changed": f"would change: sim: {len(chosen)} PoP(s) warmed"}
+    store = ctx.require_sim("cdn.warm of PoPs", "cdn.warm_job")
     with ctx.ws.state.lock("apply", purpose=ctx.purpose, timeout=60):
         store.warm_pops(chosen)
         ctx.audit("cdn.warm", ",".join(chosen), "ok", pops=chosen)
     ctx.note(f"warmed {len(chosen)} PoP(s): {', '.join(chosen)}")
-    return {"pops": chosen}
+    return {"pops": chosen, "changed": f"sim: {len(chosen)} PoP(s) warmed"}
 
 
 def set_ttl(ctx: ActionContext, pattern: str, ttl: int | None, policy: str = "new-releases") -> dict[str, Any]:
@@ -71,6 +71,19 @@ def set_ttl(ctx: ActionContext, pattern: str, ttl: int | None, policy: str = "ne
                        f"runbook {ctx.runbook} ({ctx.run_id}): TTL of {pattern} -> {ttl}",
                        [f"CacheWarmPolicy/{policy}"])
     return {**out, "pattern": pattern, "ttl": ttl, "previous": before}
+
+
+def _warm_needs(args: dict[str, Any]) -> tuple[list[str], bool]:
+    # a title on a CacheWarmPolicy changes its warm sets (and pins); without one, a warming job of PoPs
+    return (["cdn.warm_set"] if args.get("video") is not None else ["cdn.warm_job"]), True
+
+
+def _ttl_needs(args: dict[str, Any]) -> tuple[list[str], bool]:
+    return ["cdn.cache_policy"], True
+
+
+warm.needs = _warm_needs  # type: ignore[attr-defined]
+set_ttl.needs = _ttl_needs  # type: ignore[attr-defined]
 
 
 def busiest_pops(ctx: ActionContext, n: int, regions: list[str] | None = None) -> list[str]:

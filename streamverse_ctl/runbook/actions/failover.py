@@ -8,12 +8,15 @@ maxRegionSharePercent), ``min-regions`` (fewer serving regions than minRegionsSe
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ...core.errors import GuardrailRefused, PermanentError, Refusal
 from ...inventory.models import parse_duration
 from ..capacity import Projection, current_weights, project, schedule, spread
 from ..context import ActionContext
+from ..errors import RunPaused
+from ..probes import dns_weights
 
 
 def _demand(ctx: ActionContext, demand_rps: float | None) -> float:
@@ -139,3 +142,93 @@ def check_failback(ctx: ActionContext, region: str, policy: str = "www", step: i
     plan = schedule(now, final, region, step_points, True)
     return {"region": region, "current": now, "final": final, "schedule": plan, "steps": len(plan),
             "interval": _interval(ctx, interval, True), "drained": region in ws.drained()}
+
+
+def _weights(value: Any) -> dict[str, int]:
+    return {str(k): int(v) for k, v in dict(value or {}).items()}
+
+
+def step_failback(ctx: ActionContext, region: str, policy: str, weights: dict[str, Any], previous: dict[str, Any],
+                  start: dict[str, Any], gate_timeout: Any = 120, poll: Any = 1, hold: Any = 0,
+                  reason: str = "", earlier: list[dict[str, Any]] | None = None,
+                  interval: Any = None) -> dict[str, Any]:
+    """One gated failback step: check health *before* raising ``region``'s weight, raise it (``dns.set_weights``),
+    wait until DNS serves it with every region it sends traffic to healthy, then hold ``hold`` s watching health.
+
+    On a regression (``region``, or a region ``weights`` sends traffic to, marked down) the policy steps back
+    through ``dns.set_weights`` — to ``start`` (``region`` at its weight before the failback, 0 when drained)
+    if ``region`` itself is down, else to ``previous`` (the weights of the step before) — and the run pauses
+    with the reason. No wait ever runs while traffic goes to a region that is down.
+
+    ``earlier`` (the schedule's steps before this one): when DNS serves ``region`` below them (a resume after
+    a step back), those steps are climbed again first, each gated and held ``interval`` (default ``hold``) s,
+    so the return stays gradual.
+    """
+    from . import dns
+
+    want, prev, first = _weights(weights), _weights(previous), _weights(start)
+    timeout, every, soak = parse_duration(gate_timeout), max(0.05, parse_duration(poll)), parse_duration(hold)
+    resume = f"streamverse ctl runbook resume {ctx.run_id}"
+
+    def one(target: dict[str, int], before: dict[str, int], hold_for: float) -> dict[str, Any]:
+        at = target.get(region, 0)
+
+        def down() -> list[str]:
+            health = ctx.ws.health()
+            return sorted(r for r in {region, *(r for r, w in target.items() if w > 0)} if not health.get(r, True))
+
+        def step_back(regressed: list[str], why: str) -> None:
+            back = first if region in regressed else before
+            if ctx.dry_run:
+                ctx.note(f"{why}: would step {policy} back to {back}")
+                return
+            ctx.note(f"{why}: stepping {policy} back to {back}")
+            dns.set_weights(ctx, policy, back, f"{reason or ctx.purpose}: stepped back ({why})")
+            ctx.audit("failback.step_back", f"TrafficPolicy/{policy}", "ok", why=why, weights=back)
+            raise RunPaused(f"failback of {region} stopped at step {ctx.step}: {why}; {policy} stepped back to "
+                            f"{back} ({region} at {back.get(region, 0)}); the run is paused (once healthy: {resume})")
+
+        def marked_down(regressed: list[str], when: str) -> str:
+            return f"{', '.join(regressed)} marked down by health checks {when}"
+
+        if regressed := down():
+            step_back(regressed, marked_down(regressed, f"before raising {region} to {at}"))
+        out = dns.set_weights(ctx, policy, target, reason)
+        if ctx.dry_run:
+            ctx.note(f"would wait up to {timeout:g} s until DNS serves {target} with every serving region healthy"
+                     + (f", then watch health for {hold_for:g} s" if hold_for > 0 else ""))
+            return {**out, "gate": "dry run"}
+        started = time.monotonic()
+        while True:
+            if regressed := down():
+                step_back(regressed, marked_down(regressed, f"after raising {region} to {at}"))
+            if dns_weights(ctx.ws, policy) == target:
+                break
+            if time.monotonic() - started >= timeout:
+                step_back([], f"DNS did not serve {target} within {timeout:g} s")
+            ctx.events("step.wait", step=ctx.step, text=f"DNS serves {target} with every serving region healthy",
+                       remaining=round(max(0.0, timeout - (time.monotonic() - started)), 1))
+            time.sleep(every)
+        gate = round(time.monotonic() - started, 1)
+        ctx.note(f"health gate passed after {gate:g} s: DNS serves {target}, every serving region is healthy")
+        end = time.monotonic() + hold_for
+        while (left := end - time.monotonic()) > 0:
+            ctx.events("step.wait", step=ctx.step, text=f"holding {region} at {at}, watching health",
+                       remaining=round(left, 1))
+            time.sleep(min(every, left))
+            if regressed := down():
+                step_back(regressed, marked_down(regressed, f"while holding {region} at {at}"))
+        return {**out, "gate_seconds": gate, "held": hold_for}
+
+    if earlier and not ctx.dry_run:
+        served = dns_weights(ctx.ws, policy).get(region, 0)
+        missed = [_weights(w) for w in earlier if _weights(w).get(region, 0) > served]
+        if missed:
+            ctx.note(f"DNS serves {region} at {served}, below the steps before this one: climbing "
+                     f"{len(missed)} of them again first")
+        before = first
+        between = soak if interval is None or interval == "" else parse_duration(interval)
+        for target in missed:
+            one(target, before, between)
+            before = target
+    return one(want, prev, soak)

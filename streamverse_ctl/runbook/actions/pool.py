@@ -29,7 +29,7 @@ def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None
             target = [f"TranscodePool/{d.name}"]
             if reset:
                 if any((o.kind, o.name) == ("TranscodePool", d.name) for o in ws.overrides()):
-                    clear(ctx, "TranscodePool", d.name, target)
+                    out.setdefault("pool_changed", []).append(clear(ctx, "TranscodePool", d.name, target)["changed"])
                 out["pools"][d.name] = d.model.min_nodes
                 continue
             assert min_nodes is not None
@@ -37,22 +37,48 @@ def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None
             merge: dict[str, Any] = {"minNodes": int(min_nodes)}
             if int(min_nodes) > spec.max_nodes:
                 merge["maxNodes"] = int(min_nodes)
-            set_or_clear(ctx, "TranscodePool", d.name, merge,
-                         f"runbook {ctx.runbook} ({ctx.run_id}): scale to {min_nodes} nodes", target)
+            done = set_or_clear(ctx, "TranscodePool", d.name, merge,
+                                f"runbook {ctx.runbook} ({ctx.run_id}): scale to {min_nodes} nodes", target)
+            out.setdefault("pool_changed", []).append(done["changed"])
             out["pools"][d.name] = int(min_nodes)
     if origin_nodes is not None or (reset and region is not None):
         if region is None:
             raise PermanentError("origin_nodes needs a region")
         value = None if reset else int(origin_nodes or 0)
+        shown = value if value is not None else "the default"
+        reason = ctx.unserved("platform.origin")
+        if reason is not None and ctx.optional:
+            ctx.note(f"origin nodes of {region}: skipped: {reason}; nothing changed")
+            out["origin"] = f"skipped: {reason}; nothing changed"
+            what = _changed(out)
+            return {**out, "changed": what}
         if ctx.dry_run:
-            ctx.note(f"would set origin nodes of {region} to {value if value is not None else 'the default'}")
+            ctx.note(f"would set origin nodes of {region} to {shown}")
         else:
-            store = ctx.require_sim("pool.scale of origin nodes")
+            store = ctx.require_sim("pool.scale of origin nodes", "platform.origin")
             with ws.state.lock("apply", purpose=ctx.purpose, timeout=60):
                 store.set_origin_nodes(region, value)
                 ctx.audit("origin.scale", region, "ok", nodes=value)
         out["origin"] = {region: value}
-    return out
+        out["origin_changed"] = f"{'would change: ' if ctx.dry_run else ''}sim: origin nodes of {region} -> {shown}"
+    what = _changed(out)
+    return {**out, "changed": what}
+
+
+def _changed(out: dict[str, Any]) -> str:
+    parts = [str(v) for v in out.pop("pool_changed", [])]
+    if "origin_changed" in out:
+        parts.append(str(out.pop("origin_changed")))
+    return "; ".join(parts) or "nothing to change"
+
+
+def _scale_needs(args: dict[str, Any]) -> tuple[list[str], bool]:
+    origin = args.get("origin_nodes") is not None or (bool(args.get("reset")) and args.get("region") is not None)
+    pools = args.get("min_nodes") is not None or bool(args.get("reset"))
+    return (["platform.origin"], not pools) if origin else ([], False)
+
+
+scale.needs = _scale_needs  # type: ignore[attr-defined]
 
 
 def release(ctx: ActionContext, scaled_by: str = "regional-failover", keep: list[str] | None = None) -> dict[str, Any]:
@@ -62,14 +88,15 @@ def release(ctx: ActionContext, scaled_by: str = "regional-failover", keep: list
     keep_regions = set(keep or [])
     mark = f"runbook {scaled_by} ("
     released: dict[str, int] = {}
+    changed: list[str] = []
     for o in [o for o in ws.overrides() if o.kind == "TranscodePool" and o.reason.startswith(mark)]:
         doc = ws.inventory.get("TranscodePool", o.name)
         if doc is None or doc.model.region in keep_regions:
             continue
-        clear(ctx, "TranscodePool", o.name, [f"TranscodePool/{o.name}"])
+        changed.append(clear(ctx, "TranscodePool", o.name, [f"TranscodePool/{o.name}"])["changed"])
         released[o.name] = doc.model.min_nodes
     origin: list[str] = []
-    store = ctx.sim()
+    store = ctx.sim() if ctx.unserved("platform.origin") is None else None  # a sim stand-in scaled nothing real
     if store is not None:
         for region in sorted(set(store.origin_nodes()) - keep_regions):
             if ctx.dry_run:
@@ -79,6 +106,9 @@ def release(ctx: ActionContext, scaled_by: str = "regional-failover", keep: list
                     store.set_origin_nodes(region, None)
                     ctx.audit("origin.scale", region, "ok", nodes=None)
             origin.append(region)
+    if origin:
+        would = "would change: " if ctx.dry_run else ""
+        changed.append(f"{would}sim: origin nodes of {', '.join(origin)} -> the default")
     if not released and not origin:
         ctx.note(f"nothing scaled by {scaled_by} is left to release")
-    return {"pools": released, "origin": origin}
+    return {"pools": released, "origin": origin, "changed": "; ".join(changed) or "nothing to change"}

@@ -13,12 +13,22 @@ def set_limit(ctx: ActionContext, scope: str, rps: int | None) -> dict[str, Any]
     if rps is not None and int(rps) <= 0:
         raise PermanentError(f"rps must be positive, not {rps}")
     value = None if rps is None else int(rps)
+    shown = f"{value} req/s" if value is not None else "none"
     if ctx.dry_run:
-        ctx.note(f"would set the per-IP rate limit of {scope} to {value if value is not None else 'none'}")
-        return {"scope": scope, "rps": value, "dry_run": True}
-    store = ctx.require_sim("ratelimit.set")
+        ctx.note(f"would set the per-IP rate limit of {scope} to {shown}")
+        return {"scope": scope, "rps": value, "dry_run": True,
+                "changed": f"would change: sim: per-IP limit of {scope} set to {shown}"}
+    store = ctx.require_sim("ratelimit.set", "cdn.rate_limit")
     with ctx.ws.state.lock("apply", purpose=ctx.purpose, timeout=60):
         previous = store.rate_limits().get(scope)
         store.set_rate_limit(scope, value)
         ctx.audit("ratelimit.set", scope, "ok", rps=value, previous=previous)
-    return {"scope": scope, "rps": value, "previous": previous}
+    return {"scope": scope, "rps": value, "previous": previous,
+            "changed": f"sim: per-IP limit of {scope} set to {shown}"}
+
+
+def _needs(args: dict[str, Any]) -> tuple[list[str], bool]:
+    return ["cdn.rate_limit"], True
+
+
+set_limit.needs = _needs  # type: ignore[attr-defined]
