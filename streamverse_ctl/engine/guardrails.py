@@ -2,7 +2,8 @@
 
 - ``change-size``: updates or deletes of one type at one provider (for DNS records: in one zone)
   above a share of what exists (30 % by default, once at least ``minExisting`` (10) exist; per provider and type in the
-  inventory's ``Provider.spec.guardrails``).
+  inventory's ``Provider.spec.guardrails``). Deletes of health checks no record uses (the tool's
+  orphans and duplicates) are not counted, neither as changes nor as existing.
 - ``min-regions``: a traffic policy the plan touches would be served by fewer healthy regions
   than ``FailoverPolicy.minRegionsServing``.
 - ``unhealthy-region``: a change would send MORE traffic to a region that health marks down: its
@@ -58,6 +59,16 @@ def serving_regions(records: Sequence[Resource | Mapping[str, object]],
     return out
 
 
+def _unused_check_deletes(changes: Sequence[Change], actual: Sequence[Resource]) -> set[tuple[str, str]]:
+    """(provider, id) of health check deletes that no record uses: the tool's own garbage (orphans of
+    a lost response or a crash, duplicates), counted apart from ``change-size`` (still in the plan).
+    Deleting them changes no answer."""
+    used = {(r.provider, str(r.spec.get("health_check"))) for r in actual
+            if r.type == "dns.record" and r.spec.get("health_check")}
+    return {(c.provider, c.id) for c in changes
+            if c.type == "dns.healthcheck" and c.action == "delete" and (c.provider, c.name) not in used}
+
+
 def _limits(g: Guardrails, rtype: str) -> Guardrails:
     return g.types.get(rtype, g)
 
@@ -70,10 +81,13 @@ def check(changes: Sequence[Change], compiled: Compiled, actual: Sequence[Resour
         zone = str((spec or {}).get("zone") or "") if rtype == "dns.record" else ""
         return provider, rtype, zone
 
-    existing: Counter[tuple[str, str, str]] = Counter(scope(r.provider, r.type, r.spec) for r in actual if r.managed)
+    garbage = _unused_check_deletes(changes, actual)
+    existing: Counter[tuple[str, str, str]] = Counter(scope(r.provider, r.type, r.spec) for r in actual
+                                                      if r.managed and (r.provider, r.id) not in garbage)
     counts: dict[tuple[str, str, str], Counter[str]] = defaultdict(Counter)
     for c in changes:
-        counts[scope(c.provider, c.type, c.before or c.after)][c.action] += 1
+        if (c.provider, c.id) not in garbage:
+            counts[scope(c.provider, c.type, c.before or c.after)][c.action] += 1
     for (provider, rtype, zone), n in sorted(counts.items()):
         binding = compiled.bindings.get(provider)
         limits = _limits(binding.guardrails if binding else Guardrails(), rtype)

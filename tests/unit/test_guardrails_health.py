@@ -117,3 +117,24 @@ def test_adding_a_down_region_to_a_failover_set_or_making_it_primary_is_refused(
     # removing the down region is a decrease: allowed
     delete = Change("delete", "dns.record", secondary.name, "sim", dict(secondary.spec), None)
     assert [r.name for r in check([delete], compiled, [primary, secondary], {"r2": False})] == []
+
+
+def test_deleting_health_checks_no_record_uses_is_not_blocked_by_change_size(tmp_path: Path) -> None:
+    compiled = _compiled(tmp_path)
+
+    def check_res(name: str) -> Resource:
+        return Resource("dns.healthcheck", name, {"protocol": "HTTP", "target": "192.0.2.1", "port": 80}, "r53")
+
+    used = [check_res(f"www/r{i}") for i in range(12)]
+    records = [Resource("dns.record", f"www.example.test./A/r{i}", {
+        "zone": "example.test.", "fqdn": "www.example.test.", "rtype": "A", "routing": "weighted",
+        "set_id": f"r{i}", "weight": 1, "health_check": f"www/r{i}", "values": ["192.0.2.1"]}, "r53")
+        for i in range(12)]
+    orphans = [check_res(f"route53:lost-{i}") for i in range(11)]
+    actual = used + records + orphans
+    cleanup = [Change("delete", "dns.healthcheck", o.name, "r53", dict(o.spec), None) for o in orphans]
+    assert check(cleanup, compiled, actual, {}) == []  # 11 of 23 (48 %), but all the tool's own garbage
+    real = [Change("delete", "dns.healthcheck", u.name, "r53", dict(u.spec), None) for u in used[:4]]
+    refusals = check(cleanup + real, compiled, actual, {})
+    assert [r.name for r in refusals] == ["change-size"]
+    assert "4 deletes of 12 existing dns.healthcheck" in refusals[0].message  # orphans counted apart
