@@ -96,16 +96,16 @@ def expectations(desired: Iterable[Resource], healthy: Healthy | None = None) ->
             out.append(Expectation(fqdn, rtype, ids, values=frozenset(active.spec["values"])))
         elif routing == "weighted":
             weights: Counter[str] = Counter()
-            groups: dict[str, str] = {}
+            owner_of: dict[str, str] = {}  # value -> region (set)
             healthy_sets = [r for r in rs if is_up(r.spec.get("health_check"))]
             for r in healthy_sets or rs:  # no healthy set: servers answer from all of them
                 label = str(r.spec.get("region") or r.spec.get("set_id") or r.name)
                 weights[label] += int(r.spec.get("weight") or 0)
                 for v in r.spec["values"]:
-                    groups.setdefault(v, label)
+                    owner_of.setdefault(v, label)
             total = sum(weights.values())
             shares = {g: (w / total if total else 1 / len(weights)) for g, w in weights.items()}
-            out.append(Expectation(fqdn, rtype, ids, weights=shares, groups=groups))
+            out.append(Expectation(fqdn, rtype, ids, weights=shares, groups=owner_of))
         elif routing in ("latency", "geo"):
             out.append(Expectation(fqdn, rtype, ids, choices=[frozenset(r.spec["values"]) for r in rs]))
         else:

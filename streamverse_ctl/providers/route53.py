@@ -32,13 +32,24 @@ Ownership
   shards they touch go out in one atomic change batch; an entry whose record set was deleted
   behind our back is dropped the next time its shard is rewritten. A 10,000-record zone has 256
   registry record sets, so a plan pages through ~2.5 % more than the records themselves.
-* Health checks: created with a ``CallerReference`` of ``svctl-<hash of ownerId>-...`` (immutable and
-  listed for free) and tagged ``streamverse:owner=<ownerId>``, ``streamverse:name=<resource name>``,
-  ``streamverse:policy``, ``streamverse:region`` and ``Name``. A check is ours when its caller
-  reference says so; its name comes from the registry entries of the records that use it, and only
-  a check no record names unambiguously costs a tag lookup (10 per call). One of ours with neither
-  (a crash between create and tag) reads as ``route53:<id>`` and is deleted by the next apply.
-  Changing a health check's protocol or interval (immutable in Route 53) replaces it: a new one is
+* Health checks: created with a ``CallerReference`` of ``svctl-<hash of ownerId>-z<hash of hosted
+  zone id>-...`` (immutable and listed for free) and tagged ``streamverse:owner=<ownerId>``,
+  ``streamverse:zone=<hosted zone id>``, ``streamverse:name=<resource name>``, ``streamverse:policy``,
+  ``streamverse:region`` and ``Name``. Health checks are account-wide in Route 53, so ownership is
+  scoped to the owner AND the zone: another inventory on another zone (same ownerId or not) reads
+  our checks as unmanaged and never deletes them. A check with the older owner-only prefix
+  (``svctl-<hash>-<hex>``) is ours only while one of our record sets in this zone uses it. A check
+  is ours when its caller reference says so; its name comes from the registry entries of the
+  records that use it, and only a check no record names unambiguously costs a tag lookup (10 per
+  call). One of ours with neither (a crash between create and tag, a create whose answer was
+  lost), and any second check of ours with the same name, reads as ``route53:<id>`` (an orphan):
+  the next apply deletes it, ``verify`` reports it, and the ``change-size`` guardrail does not
+  count deletes of checks no record uses.
+* Creating a check is idempotent: one caller reference per name and spec for a provider's run,
+  reused by every retry; the create call is never retried blindly (Route 53 returns the existing
+  check for a repeated reference, moto creates another), but after a failure the checks are listed
+  and one carrying the reference is used.
+* Changing a health check's protocol or interval (immutable in Route 53) replaces it: a new one is
   created, records pointing at the old id are moved to the new id, then the old one is deleted.
 
 Limits: change batches respect 1,000 ResourceRecord elements and 32,000 value characters (UPSERT
@@ -410,7 +421,7 @@ class Route53Provider(Provider):
         by_name: dict[str, list[str]] = {}
         for hc_id, (name, _, _) in named.items():
             by_name.setdefault(name, []).append(hc_id)
-        for name, same in by_name.items():
+        for same in by_name.values():
             if len(same) > 1:  # keep the one in use (else the first), the rest are orphans
                 keep = sorted(same, key=lambda i: (i not in referenced, i))[0]
                 for hc_id in same:

@@ -18,7 +18,6 @@ from streamverse_ctl.engine.apply import apply_plan
 from streamverse_ctl.engine.reconcile import reconcile
 from streamverse_ctl.engine.workspace import Workspace
 from streamverse_ctl.providers.dnsverify import query
-
 from tests.unit.helpers import doc, failover_policy, region, write
 
 pytestmark = pytest.mark.servers
