@@ -95,14 +95,8 @@ def expectations(desired: Iterable[Resource], healthy: Healthy | None = None) ->
                 active = secondary[0]
             out.append(Expectation(fqdn, rtype, ids, values=frozenset(active.spec["values"])))
         elif routing == "weighted":
-            weights: Counter[str] = Counter()
-            owner_of: dict[str, str] = {}  # value -> region (set)
-            healthy_sets = [r for r in rs if is_up(r.spec.get("health_check"))]
-            for r in healthy_sets or rs:  # no healthy set: servers answer from all of them
-                label = str(r.spec.get("region") or r.spec.get("set_id") or r.name)
-                weights[label] += int(r.spec.get("weight") or 0)
-                for v in r.spec["values"]:
-                    owner_of.setdefault(v, label)
+            healthy_sets = healthy_sets_of(rs, is_up) or rs  # none healthy: servers answer from all
+            weights, owner_of = _region_groups(healthy_sets)
             total = sum(weights.values())
             shares = {g: (w / total if total else 1 / len(weights)) for g, w in weights.items()}
             out.append(Expectation(fqdn, rtype, ids, weights=shares, groups=owner_of))
@@ -114,6 +108,41 @@ def expectations(desired: Iterable[Resource], healthy: Healthy | None = None) ->
                 values.update(r.spec["values"])
             out.append(Expectation(fqdn, rtype, ids, values=frozenset(values)))
     return out
+
+
+def healthy_sets_of(rs: Sequence[Resource], is_up: Healthy) -> list[Resource]:
+    return [r for r in rs if is_up(r.spec.get("health_check"))]
+
+
+def _region_groups(rs: Sequence[Resource]) -> tuple[dict[str, float], dict[str, str]]:
+    """(group -> summed weight, value -> group): a group is a region (a set), or the regions that
+    share an address, whose answers cannot be told apart (named ``a+b``)."""
+    label_of = {r.id: str(r.spec.get("region") or r.spec.get("set_id") or r.name) for r in rs}
+    parent = {label: label for label in label_of.values()}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    first: dict[str, str] = {}
+    for r in rs:
+        for v in r.spec["values"]:
+            if v in first:
+                a, b = find(first[v]), find(label_of[r.id])
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+            else:
+                first[v] = label_of[r.id]
+    members: dict[str, list[str]] = {}
+    for label in parent:
+        members.setdefault(find(label), []).append(label)
+    name = {root: "+".join(sorted(m)) for root, m in members.items()}
+    weights: dict[str, float] = {}
+    for r in rs:
+        g = name[find(label_of[r.id])]
+        weights[g] = weights.get(g, 0.0) + int(r.spec.get("weight") or 0)
+    return weights, {v: name[find(label)] for v, label in first.items()}
 
 
 def query(server: str, fqdn: str, rtype: str, timeout: float = 2.0, ecs: str | None = None) -> frozenset[str]:

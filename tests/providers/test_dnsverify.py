@@ -96,3 +96,16 @@ def test_weighted_expectations_are_per_region_not_per_address() -> None:
     (exp,) = expectations(desired)
     assert exp.weights == {"us-east": 0.5, "us-west": 0.5}
     assert exp.groups == {"192.0.2.10": "us-east", "192.0.2.11": "us-east", "192.0.2.20": "us-west"}
+
+
+def test_regions_sharing_an_address_are_judged_together() -> None:
+    desired = [rec(Z, "w", values=["127.0.0.1"], routing="weighted", set_id=r, weight=w, region=r, policy="www")
+               for r, w in (("us-east", 30), ("eu-west", 20), ("ap-pacific", 50))]
+    desired.append(rec(Z, "w", values=["127.0.0.1", "192.0.2.9"], routing="weighted", set_id="sa-east",
+                       weight=0, region="sa-east", policy="www"))
+    desired.append(rec(Z, "w", values=["192.0.2.50"], routing="weighted", set_id="me-central", weight=100,
+                       region="me-central", policy="www"))
+    (exp,) = expectations(desired)
+    both = "ap-pacific+eu-west+sa-east+us-east"
+    assert exp.weights == {both: 0.5, "me-central": 0.5}
+    assert exp.groups == {"127.0.0.1": both, "192.0.2.9": both, "192.0.2.50": "me-central"}
