@@ -851,7 +851,10 @@ class Route53Provider(Provider):
             except (TemporaryError, PermanentError) as exc:
                 if isinstance(exc, PermanentError) and "HealthCheckAlreadyExists" not in str(exc):
                     raise
-                hc_id = self._find_hc_by_ref(ref)
+                cause = exc.__cause__
+                refused = (isinstance(cause, botocore.exceptions.ClientError) and
+                           str(cause.response.get("Error", {}).get("Code", "")) in THROTTLE_CODES)
+                hc_id = None if refused else self._find_hc_by_ref(ref)  # throttled: it did not land
                 if hc_id is None:
                     if attempt >= max(1, self.attempts) or isinstance(exc, PermanentError):
                         raise
