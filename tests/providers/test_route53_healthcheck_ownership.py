@@ -170,3 +170,22 @@ def test_verify_counts_orphans_and_the_next_plan_deletes_them(moto: Any, tmp_pat
     changes = plan(fresh, desired)
     assert sorted(ch.id for ch in changes) == sorted(f"dns.healthcheck/route53:{o}" for o in orphans)
     assert {ch.action for ch in changes} == {"delete"}
+
+
+def test_a_second_check_of_ours_with_the_same_name_is_an_orphan(moto: Any, tmp_path: Path) -> None:
+    _zone(moto.url, Z1)
+    p = _provider(moto.url, tmp_path, Z1)
+    desired = _desired(Z1)
+    apply(p, desired)
+    c = _client(moto.url)
+    dup = c.create_health_check(CallerReference=p._caller_prefix() + "dup", HealthCheckConfig={
+        "Type": "HTTP", "IPAddress": "192.0.0.10", "Port": 80, "ResourcePath": "/health", "RequestInterval": 10,
+        "FailureThreshold": 3})["HealthCheck"]["Id"]
+    c.change_tags_for_resource(ResourceType="healthcheck", ResourceId=dup, AddTags=p._tags("www/us-east", {
+        "policy": "www", "region": "us-east"}))
+    fresh = _provider(moto.url, tmp_path, Z1)
+    checks = [r for r in fresh.read(["dns.healthcheck"]) if r.managed]
+    assert len(checks) == 13 and len({r.id for r in checks}) == 13
+    assert f"dns.healthcheck/route53:{dup}" in {r.id for r in checks}  # the one records use is kept
+    assert [ch.id for ch in plan(fresh, desired)] == [f"dns.healthcheck/route53:{dup}"]
+    assert not all(v.ok for v in fresh.verify(desired, timeout=1))
