@@ -11,8 +11,9 @@ What "matches" means per routing:
   else the SECONDARY's (the caller says what is healthy);
 * weighted: among the sets whose health check is healthy (all sets if none is), ``samples``
   queries (each with a different EDNS client subnet, so hashed pickers spread as well as random
-  ones) return only desired values, and each value's share is within ``tolerance`` (absolute) of
-  its weight's share;
+  ones) return only desired values, and each REGION's share (answers mapped back to the set,
+  i.e. region, they belong to) is within ``tolerance`` (absolute) of its weight's share. Weights
+  are per region: a region with two addresses still gets its weight's share, not twice it;
 * latency/geo: one vantage point cannot see every answer, so the answer must be one of the sets'.
 
 Route 53 on moto has no DNS server: its provider verifies through the API instead.
@@ -51,7 +52,8 @@ class Expectation:
     rtype: str
     resource_ids: list[str]
     values: frozenset[str] | None = None  # exact answer
-    weights: dict[str, float] = field(default_factory=dict)  # value -> expected share (weighted)
+    weights: dict[str, float] = field(default_factory=dict)  # region (set) -> expected share (weighted)
+    groups: dict[str, str] = field(default_factory=dict)  # value -> the region (set) it belongs to
     choices: list[frozenset[str]] = field(default_factory=list)  # answer must be one of these
 
     def describe(self) -> str:
@@ -93,14 +95,11 @@ def expectations(desired: Iterable[Resource], healthy: Healthy | None = None) ->
                 active = secondary[0]
             out.append(Expectation(fqdn, rtype, ids, values=frozenset(active.spec["values"])))
         elif routing == "weighted":
-            weights: Counter[str] = Counter()
-            healthy_sets = [r for r in rs if is_up(r.spec.get("health_check"))]
-            for r in healthy_sets or rs:  # no healthy set: servers answer from all of them
-                for v in r.spec["values"]:
-                    weights[v] += int(r.spec.get("weight") or 0)
+            healthy_sets = healthy_sets_of(rs, is_up) or rs  # none healthy: servers answer from all
+            weights, owner_of = _region_groups(healthy_sets)
             total = sum(weights.values())
-            shares = {v: (w / total if total else 1 / len(weights)) for v, w in weights.items()}
-            out.append(Expectation(fqdn, rtype, ids, weights=shares))
+            shares = {g: (w / total if total else 1 / len(weights)) for g, w in weights.items()}
+            out.append(Expectation(fqdn, rtype, ids, weights=shares, groups=owner_of))
         elif routing in ("latency", "geo"):
             out.append(Expectation(fqdn, rtype, ids, choices=[frozenset(r.spec["values"]) for r in rs]))
         else:
@@ -109,6 +108,41 @@ def expectations(desired: Iterable[Resource], healthy: Healthy | None = None) ->
                 values.update(r.spec["values"])
             out.append(Expectation(fqdn, rtype, ids, values=frozenset(values)))
     return out
+
+
+def healthy_sets_of(rs: Sequence[Resource], is_up: Healthy) -> list[Resource]:
+    return [r for r in rs if is_up(r.spec.get("health_check"))]
+
+
+def _region_groups(rs: Sequence[Resource]) -> tuple[dict[str, float], dict[str, str]]:
+    """(group -> summed weight, value -> group): a group is a region (a set), or the regions that
+    share an address, whose answers cannot be told apart (named ``a+b``)."""
+    label_of = {r.id: str(r.spec.get("region") or r.spec.get("set_id") or r.name) for r in rs}
+    parent = {label: label for label in label_of.values()}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    first: dict[str, str] = {}
+    for r in rs:
+        for v in r.spec["values"]:
+            if v in first:
+                a, b = find(first[v]), find(label_of[r.id])
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+            else:
+                first[v] = label_of[r.id]
+    members: dict[str, list[str]] = {}
+    for label in parent:
+        members.setdefault(find(label), []).append(label)
+    name = {root: "+".join(sorted(m)) for root, m in members.items()}
+    weights: dict[str, float] = {}
+    for r in rs:
+        g = name[find(label_of[r.id])]
+        weights[g] = weights.get(g, 0.0) + int(r.spec.get("weight") or 0)
+    return weights, {v: name[find(label)] for v, label in first.items()}
 
 
 def query(server: str, fqdn: str, rtype: str, timeout: float = 2.0, ecs: str | None = None) -> frozenset[str]:
@@ -134,18 +168,20 @@ def _check(exp: Expectation, server: str, samples: int, tolerance: float,
            rng: random.Random) -> tuple[bool, str]:
     try:
         if exp.weights:
-            counts: Counter[str] = Counter()
+            counts: Counter[str] = Counter()  # region (set) -> answers that came from it
+            extra: set[str] = set()
             for _ in range(samples):
                 subnet = f"{rng.randint(1, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}.0"
-                for v in query(server, exp.fqdn, exp.rtype, ecs=subnet):
-                    counts[v] += 1
-            n = sum(counts.values()) or 1
-            extra = set(counts) - set(exp.weights)
+                answer = query(server, exp.fqdn, exp.rtype, ecs=subnet)
+                extra |= {v for v in answer if v not in exp.groups}
+                counts.update({exp.groups[v] for v in answer if v in exp.groups})
             if extra:
                 return False, f"answers {sorted(extra)} not among the desired values"
-            worst = max(abs(counts[v] / n - s) for v, s in exp.weights.items())
-            got = ", ".join(f"{v}={counts[v] / n:.2f}" for v in sorted(exp.weights))
-            return worst <= tolerance, f"shares {got} over {samples} queries (want {exp.describe()})"
+            n = sum(counts.values()) or 1
+            worst = max(abs(counts[g] / n - s) for g, s in exp.weights.items())
+            got = ", ".join(f"{g}={counts[g] / n:.2f}" for g in sorted(exp.weights))
+            return worst <= tolerance, (f"region shares {got} over {samples} queries "
+                                        f"(want {exp.describe()})")
         got_values = query(server, exp.fqdn, exp.rtype)
         if exp.values is not None:
             return got_values == exp.values, f"answers {sorted(got_values)} (want {exp.describe()})"

@@ -65,7 +65,7 @@ from .dnsrecords import (
 )
 from .dnsverify import health_lookup, verify_resources
 from .healthprobe import probe_many
-from .powerdnslua import LuaError, lua_content, weights_in
+from .powerdnslua import LuaError, lua_content, set_weights_in
 
 log = logging.getLogger("streamverse.providers.powerdns")
 
@@ -274,10 +274,10 @@ class PowerDNSProvider(Provider):
         specs = sorted(specs, key=lambda s: str(s["set_id"]))
         expected = self._content(rtype, specs, hc_url)
         if content != expected:  # changed behind our back: show what we can field by field
-            found = weights_in(content or "")
+            found = set_weights_in(content or "", specs)
             for s in specs:
-                if s["routing"] == "weighted" and s["values"] and s["values"][0] in found:
-                    s["weight"] = found[s["values"][0]]
+                if s["routing"] == "weighted" and str(s["set_id"]) in found:
+                    s["weight"] = found[str(s["set_id"])]
             if self._content(rtype, specs, hc_url) != content:
                 specs[0] = {**specs[0], "values": []}
         out = []

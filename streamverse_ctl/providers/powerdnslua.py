@@ -5,8 +5,12 @@ generated deterministically from the neutral per-``set_id`` record specs, so the
 regenerate it on read and compare: equal means converged, different means an edit happened
 behind the tool's back.
 
-* weighted: ``pickwrandom({{w,'a'},...})`` or ``pickwhashed`` (per EDNS client subnet); every
-  value of a set gets the set's weight. Sets with weight 0 get no traffic unless all are 0.
+* weighted: ``pickwrandom({{w,'a'},...})`` or ``pickwhashed`` (per EDNS client subnet). Weights
+  are per REGION (per set), not per address: a set of weight W with N addresses gives each
+  address W*L/N, where L is the least common multiple of every set's address count (integers, as
+  the pickers need; with one address per set the code is exactly ``{W,'a'}``). So us-east 50 with
+  two addresses and us-west 50 with one is ``{50,a1},{50,a2},{100,b}``: each region gets 1/2.
+  Sets with weight 0 get no traffic unless all are 0 (then every set weighs the same).
 * weighted with health checks: a script asks ``ifurlextup`` which health URLs are up (a sentinel
   address with an unreachable URL tells "all down" apart), keeps only the healthy sets (and sets
   without a health check) and picks among them by weight; if none is healthy all sets are used.
@@ -17,6 +21,7 @@ behind the tool's back.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -52,11 +57,19 @@ def _health_table(entries: Sequence[tuple[str, str]], rtype: str) -> str:
             f"{{selector='all',backupSelector='all'}})) do ok[ip]=true end if ok[{s}] then ok={{}} end ")
 
 
+def address_scale(sets: Sequence[Mapping[str, Any]]) -> int:
+    """L: the least common multiple of the sets' address counts (each address weighs W*L/N)."""
+    return math.lcm(*[len(s["values"]) for s in sets if s["values"]] or [1])
+
+
 def weighted_code(rtype: str, sets: Sequence[Mapping[str, Any]], selector: str, hc_url: HcUrl) -> str:
     ordered = sorted(sets, key=lambda s: str(s["set_id"]))
-    entries = [(int(s.get("weight") or 0), v) for s in ordered for v in s["values"]]
-    if entries and all(w == 0 for w, _ in entries):
-        entries = [(1, v) for _, v in entries]
+    scale = address_scale(ordered)
+    weights = [int(s.get("weight") or 0) for s in ordered]
+    if weights and all(w == 0 for w in weights):
+        weights = [1] * len(weights)
+    entries = [(w * scale // len(s["values"]), v) for w, s in zip(weights, ordered, strict=True)
+               for v in s["values"]]
     table = "{" + ",".join(f"{{{w},{lua_str(v)}}}" for w, v in entries if w > 0) + "}"
     checked = [(v, url) for s in ordered if (url := hc_url(s.get("health_check"))) for v in s["values"]]
     if not checked:
@@ -111,5 +124,19 @@ def lua_content(rtype: str, routing: str, sets: Sequence[Mapping[str, Any]], sel
 
 
 def weights_in(content: str) -> dict[str, int]:
-    """Value -> weight as written in a weighted LUA record (for showing drift field by field)."""
+    """Value -> per-address weight as written in a weighted LUA record."""
     return {v: int(w) for w, v in WEIGHT_ENTRY.findall(content)}
+
+
+def set_weights_in(content: str, sets: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+    """set_id -> region weight as written in a weighted LUA record (for showing drift field by field):
+    the sum of its addresses' weights divided by L (only where that is a whole number)."""
+    found = weights_in(content)
+    scale = address_scale(sets)
+    out = {}
+    for s in sets:
+        if s["values"] and all(v in found for v in s["values"]):
+            total = sum(found[v] for v in s["values"])
+            if total % scale == 0:
+                out[str(s["set_id"])] = total // scale
+    return out

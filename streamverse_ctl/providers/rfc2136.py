@@ -21,7 +21,9 @@ that says to re-run plan; the tool never overwrites a concurrent change.
 Routing: simple records, and failover. DNS has one answer per name and type, so for failover the
 tool publishes the PRIMARY's values, or the SECONDARY's when the PRIMARY's health check fails a
 probe run by the tool at read and at apply time (see :mod:`.healthprobe`). Failing over therefore
-happens when someone runs plan/apply (e.g. a reconcile loop), not inside the DNS server. The
+happens when someone runs plan/apply (e.g. a reconcile loop), not inside the DNS server; the
+switch is the update of one record and passes the guardrails (``zero-serving`` counts a pair
+whose PRIMARY is down and whose SECONDARY is healthy as served by the SECONDARY). The
 PRIMARY and SECONDARY records are kept in ownership markers and read back as they were written,
 so a converged zone plans no change; if the published answer is not the one that should be
 published (health changed, or an edit behind the tool's back), the active set reads with the

@@ -32,13 +32,24 @@ Ownership
   shards they touch go out in one atomic change batch; an entry whose record set was deleted
   behind our back is dropped the next time its shard is rewritten. A 10,000-record zone has 256
   registry record sets, so a plan pages through ~2.5 % more than the records themselves.
-* Health checks: created with a ``CallerReference`` of ``svctl-<hash of ownerId>-...`` (immutable and
-  listed for free) and tagged ``streamverse:owner=<ownerId>``, ``streamverse:name=<resource name>``,
-  ``streamverse:policy``, ``streamverse:region`` and ``Name``. A check is ours when its caller
-  reference says so; its name comes from the registry entries of the records that use it, and only
-  a check no record names unambiguously costs a tag lookup (10 per call). One of ours with neither
-  (a crash between create and tag) reads as ``route53:<id>`` and is deleted by the next apply.
-  Changing a health check's protocol or interval (immutable in Route 53) replaces it: a new one is
+* Health checks: created with a ``CallerReference`` of ``svctl-<hash of ownerId>-z<hash of hosted
+  zone id>-...`` (immutable and listed for free) and tagged ``streamverse:owner=<ownerId>``,
+  ``streamverse:zone=<hosted zone id>``, ``streamverse:name=<resource name>``, ``streamverse:policy``,
+  ``streamverse:region`` and ``Name``. Health checks are account-wide in Route 53, so ownership is
+  scoped to the owner AND the zone: another inventory on another zone (same ownerId or not) reads
+  our checks as unmanaged and never deletes them. A check with the older owner-only prefix
+  (``svctl-<hash>-<hex>``) is ours only while one of our record sets in this zone uses it. A check
+  is ours when its caller reference says so; its name comes from the registry entries of the
+  records that use it, and only a check no record names unambiguously costs a tag lookup (10 per
+  call). One of ours with neither (a crash between create and tag, a create whose answer was
+  lost), and any second check of ours with the same name, reads as ``route53:<id>`` (an orphan):
+  the next apply deletes it, ``verify`` reports it, and the ``change-size`` guardrail does not
+  count deletes of checks no record uses.
+* Creating a check is idempotent: one caller reference per name and spec for a provider's run,
+  reused by every retry; the create call is never retried blindly (Route 53 returns the existing
+  check for a repeated reference, moto creates another), but after a failure the checks are listed
+  and one carrying the reference is used.
+* Changing a health check's protocol or interval (immutable in Route 53) replaces it: a new one is
   created, records pointing at the old id are moved to the new id, then the old one is deleted.
 
 Limits: change batches respect 1,000 ResourceRecord elements and 32,000 value characters (UPSERT
@@ -56,7 +67,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cached_property, partial
@@ -99,6 +110,9 @@ TAG_OWNER = "streamverse:owner"
 TAG_NAME = "streamverse:name"
 TAG_POLICY = "streamverse:policy"
 TAG_REGION = "streamverse:region"
+TAG_ZONE = "streamverse:zone"
+ORPHAN_DETAIL = ("created by StreamVerse Control (caller reference) but not in the inventory and used by no "
+                 "record set: an orphan of a lost response or a crash; the next apply deletes it")
 THROTTLE_CODES = {"Throttling", "ThrottlingException", "PriorRequestNotComplete", "RequestLimitExceeded",
                   "TooManyRequestsException", "ServiceUnavailable", "InternalError", "InternalFailure"}
 AUTH_CODES = {"AccessDenied", "InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException",
@@ -186,6 +200,7 @@ class Route53Provider(Provider):
         self._shard_locks: dict[str, threading.Lock] = {}
         self._claimed: dict[str, set[str]] = {}  # registry key -> shards (any owner's) that list it
         self._nonce = hashlib.sha256(f"{time.time_ns()}{id(self)}".encode()).hexdigest()[:12]
+        self._tried_refs: set[str] = set()  # caller references a create was sent with (see _create_hc)
         session = boto3.session.Session(profile_name=self.settings.get("profile"))
         self.endpoint = self.settings.get("endpointUrl")
         self.client = session.client(
@@ -290,7 +305,8 @@ class Route53Provider(Provider):
                 named_by_convention = entry.health_check == entry.default_health_check()
                 claims.setdefault(rr["HealthCheckId"], []).append(
                     (entry.health_check, entry.policy, entry.region, named_by_convention))
-        checks = self._read_healthchecks(all_checks, claims)
+        referenced = {str(rr["HealthCheckId"]) for rr, _, _ in rows if rr.get("HealthCheckId")}
+        checks = self._read_healthchecks(all_checks, claims, referenced)
         with self._hc_lock:
             hc_names = dict(self._hc_names)
         records = []
@@ -357,15 +373,27 @@ class Route53Provider(Provider):
         return shard.endswith(self._registry_suffix)
 
     def _read_healthchecks(self, checks: Sequence[Mapping[str, Any]],
-                           claims: Mapping[str, list[tuple[str, str | None, str | None, bool]]]) -> list[Resource]:
+                           claims: Mapping[str, list[tuple[str, str | None, str | None, bool]]],
+                           referenced: Collection[str] = ()) -> list[Resource]:
         """Health checks; ours carry our caller-reference prefix, named by the records that use them.
 
+        Ownership is scoped to this owner AND this hosted zone (the prefix holds both), so another
+        inventory on another zone never reads our checks as its own. A check with the older,
+        owner-only prefix is ours only while one of our record sets in this zone uses it.
+
         A check of ours that no owned record names unambiguously (just created, or orphaned) is
-        named by its tags; one without tags (a crash between create and tag) is read as
-        ``route53:<id>``, managed, so the next apply deletes it.
+        named by its tags; one without tags (a crash between create and tag, or a create whose
+        response was lost) is read as ``route53:<id>``, managed, so the next apply deletes it. Of
+        several of ours with one name, the one record sets use is kept; the others read as
+        ``route53:<id>`` (duplicates are orphans too).
         """
-        prefix = self._caller_prefix()
-        ours = {hc["Id"] for hc in checks if str(hc.get("CallerReference", "")).startswith(prefix)}
+        prefix, legacy = self._caller_prefix(), self._legacy_caller_prefix()
+        ours = set()
+        for hc in checks:
+            ref = str(hc.get("CallerReference", ""))
+            if ref.startswith(prefix) or (ref.startswith(legacy) and not ref.startswith(legacy + "z")
+                                          and hc["Id"] in claims):
+                ours.add(hc["Id"])
         named: dict[str, tuple[str, str, str]] = {}  # id -> (name, policy, region)
         lookup: list[str] = []
         for hc_id in sorted(ours):
@@ -387,8 +415,18 @@ class Route53Provider(Provider):
                 for sets in pool.map(fetch, groups):
                     for ts in sets:
                         t = {x["Key"]: x.get("Value", "") for x in ts.get("Tags", [])}
-                        if t.get(TAG_OWNER) == self.owner and t.get(TAG_NAME):
+                        if (t.get(TAG_OWNER) == self.owner and t.get(TAG_NAME)
+                                and t.get(TAG_ZONE, self.zone_id) == self.zone_id):
                             named[ts["ResourceId"]] = (t[TAG_NAME], t.get(TAG_POLICY, ""), t.get(TAG_REGION, ""))
+        by_name: dict[str, list[str]] = {}
+        for hc_id, (name, _, _) in named.items():
+            by_name.setdefault(name, []).append(hc_id)
+        for same in by_name.values():
+            if len(same) > 1:  # keep the one in use (else the first), the rest are orphans
+                keep = sorted(same, key=lambda i: (i not in referenced, i))[0]
+                for hc_id in same:
+                    if hc_id != keep:
+                        del named[hc_id]
         out: list[Resource] = []
         ids: dict[str, str] = {}
         for hc in checks:
@@ -415,7 +453,13 @@ class Route53Provider(Provider):
         return out
 
     def _caller_prefix(self) -> str:
-        """Caller references of our health checks: ``svctl-<owner hash>-`` (immutable, listed for free)."""
+        """Caller references of our health checks: ``svctl-<owner hash>-z<zone id hash>-`` (immutable,
+        listed for free): ownership is per owner and hosted zone, not account-wide."""
+        zone = hashlib.sha256(self.zone_id.encode()).hexdigest()[:8]
+        return f"{self._legacy_caller_prefix()}z{zone}-"
+
+    def _legacy_caller_prefix(self) -> str:
+        """The owner-only prefix of checks created before ownership was scoped to the zone."""
         return f"{CALLER_PREFIX}{hashlib.sha256(self.owner.encode()).hexdigest()[:8]}-"
 
     def _hc_id(self, name: str | None) -> str | None:
@@ -779,14 +823,43 @@ class Route53Provider(Provider):
         return [{"Key": TAG_OWNER, "Value": self.owner}, {"Key": TAG_NAME, "Value": name},
                 {"Key": TAG_POLICY, "Value": str(spec.get("policy") or "")},
                 {"Key": TAG_REGION, "Value": str(spec.get("region") or "")},
+                {"Key": TAG_ZONE, "Value": self.zone_id},
                 {"Key": "Name", "Value": name[:255]}]
 
     def _create_hc(self, name: str, spec: Mapping[str, Any]) -> str:
-        # Same caller reference for retries of this run: a retried create returns the same check.
+        """Create (idempotently) and tag a health check.
+
+        One caller reference per name and spec for this provider's run, reused by every retry. A
+        create whose answer was lost may have landed: Route 53 itself returns the existing check
+        for a repeated caller reference, but not every backend does (moto creates another), so the
+        create call is never retried blindly: after a failure, or when this reference was tried
+        before, the checks are listed and one already carrying the reference is used.
+        """
         ref = self._caller_prefix() + hashlib.sha256(
-            f"{self.owner}|{name}|{canonical_json(dict(spec))}|{self._nonce}".encode()).hexdigest()[:40]
-        resp = self._call("create_health_check", CallerReference=ref, HealthCheckConfig=self._hc_config(spec))
-        hc_id = str(resp["HealthCheck"]["Id"])
+            f"{self.owner}|{name}|{canonical_json(dict(spec))}|{self._nonce}".encode()).hexdigest()[:32]
+        hc_id = self._find_hc_by_ref(ref) if ref in self._tried_refs else None
+        delay = 0.5
+        attempt = 0
+        while hc_id is None:
+            attempt += 1
+            self._tried_refs.add(ref)
+            try:
+                with self._errors("create_health_check"):
+                    resp = self._create_client.create_health_check(
+                        CallerReference=ref, HealthCheckConfig=self._hc_config(spec))
+                hc_id = str(resp["HealthCheck"]["Id"])
+            except (TemporaryError, PermanentError) as exc:
+                if isinstance(exc, PermanentError) and "HealthCheckAlreadyExists" not in str(exc):
+                    raise
+                cause = exc.__cause__
+                refused = (isinstance(cause, botocore.exceptions.ClientError) and
+                           str(cause.response.get("Error", {}).get("Code", "")) in THROTTLE_CODES)
+                hc_id = None if refused else self._find_hc_by_ref(ref)  # throttled: it did not land
+                if hc_id is None:
+                    if attempt >= max(1, self.attempts) or isinstance(exc, PermanentError):
+                        raise
+                    time.sleep(delay)
+                    delay = min(delay * 2, 5.0)
         self._call("change_tags_for_resource", ResourceType="healthcheck", ResourceId=hc_id,
                    AddTags=self._tags(name, spec))
         with self._hc_lock:
@@ -794,6 +867,24 @@ class Route53Provider(Provider):
                 self._hc_ids[name] = hc_id
                 self._hc_names[hc_id] = name
         return hc_id
+
+    def _find_hc_by_ref(self, ref: str) -> str | None:
+        for hc in self._paginate("list_health_checks", "HealthChecks"):
+            if hc.get("CallerReference") == ref:
+                return str(hc["Id"])
+        return None
+
+    @cached_property
+    def _create_client(self) -> Any:
+        """A client that never retries on its own (see :meth:`_create_hc`)."""
+        session = boto3.session.Session(profile_name=self.settings.get("profile"))
+        client = session.client(
+            "route53", region_name=self.settings.get("region", "us-east-1"), endpoint_url=self.endpoint,
+            config=Config(retries={"mode": "standard", "total_max_attempts": 1},
+                          connect_timeout=float(self.settings.get("connectTimeout", 5)),
+                          read_timeout=float(self.settings.get("readTimeout", 60))))
+        client.meta.events.register("before-call.route53", self._count_call)
+        return client
 
     def _apply_healthcheck(self, change: Change) -> None:
         if change.action == "create":
@@ -867,5 +958,12 @@ class Route53Provider(Provider):
                 results.append(VerifyResult(r.id, ok, time.monotonic() - start, detail,
                                             server=str(self.endpoint)))
             if all(v.ok for v in results) or time.monotonic() > deadline:
-                return results
+                break
             time.sleep(1.0)
+        if any(r.type == HEALTHCHECK for r in mine):  # count them: an orphan or duplicate is not converged
+            wanted = {r.id for r in desired if r.type == HEALTHCHECK}
+            for got in actual.values():
+                if got.type == HEALTHCHECK and got.managed and got.id not in wanted and got.name.startswith("route53:"):
+                    results.append(VerifyResult(got.id, False, time.monotonic() - start, ORPHAN_DETAIL,
+                                                server=str(self.endpoint)))
+        return results

@@ -31,13 +31,13 @@ def test_expectations_per_routing() -> None:
     exps = {(e.fqdn, e.rtype): e for e in expectations(desired)}
     assert exps[("api.sv.example.", "A")].values == {"192.0.2.1", "192.0.2.2"}
     assert exps[("fo.sv.example.", "A")].values == {"192.0.2.60"}
-    assert exps[("w.sv.example.", "A")].weights == {"192.0.2.10": 0.75, "192.0.2.20": 0.25}
+    assert exps[("w.sv.example.", "A")].weights == {"a": 0.75, "b": 0.25}  # per set (region; none here)
     assert len(exps[("g.sv.example.", "A")].choices) == 2
     assert exps[("fo.sv.example.", "A")].resource_ids == ["dns.record/fo.sv.example./A/p",
                                                          "dns.record/fo.sv.example./A/s"]
     down = {(e.fqdn, e.rtype): e for e in expectations(desired, health_lookup({"hc-p": False, "hc-a": False}))}
     assert down[("fo.sv.example.", "A")].values == {"192.0.2.61"}
-    assert down[("w.sv.example.", "A")].weights == {"192.0.2.20": 1.0}
+    assert down[("w.sv.example.", "A")].weights == {"b": 1.0}
 
 
 def test_parse_server() -> None:
@@ -86,3 +86,26 @@ def test_weighted_distribution_within_tolerance(pdns: Any) -> None:
            rec(Z, "w", values=["192.0.2.20"], routing="weighted", set_id="b", weight=80)]
     results = verify_resources(bad, [pdns.address], timeout=0.3, samples=200)
     assert not any(v.ok for v in results) and "shares" in results[0].detail
+
+
+def test_weighted_expectations_are_per_region_not_per_address() -> None:
+    desired = [rec(Z, "w", values=["192.0.2.10", "192.0.2.11"], routing="weighted", set_id="us-east", weight=50,
+                   region="us-east", policy="www"),
+               rec(Z, "w", values=["192.0.2.20"], routing="weighted", set_id="us-west", weight=50,
+                   region="us-west", policy="www")]
+    (exp,) = expectations(desired)
+    assert exp.weights == {"us-east": 0.5, "us-west": 0.5}
+    assert exp.groups == {"192.0.2.10": "us-east", "192.0.2.11": "us-east", "192.0.2.20": "us-west"}
+
+
+def test_regions_sharing_an_address_are_judged_together() -> None:
+    desired = [rec(Z, "w", values=["127.0.0.1"], routing="weighted", set_id=r, weight=w, region=r, policy="www")
+               for r, w in (("us-east", 30), ("eu-west", 20), ("ap-pacific", 50))]
+    desired.append(rec(Z, "w", values=["127.0.0.1", "192.0.2.9"], routing="weighted", set_id="sa-east",
+                       weight=0, region="sa-east", policy="www"))
+    desired.append(rec(Z, "w", values=["192.0.2.50"], routing="weighted", set_id="me-central", weight=100,
+                       region="me-central", policy="www"))
+    (exp,) = expectations(desired)
+    both = "ap-pacific+eu-west+sa-east+us-east"
+    assert exp.weights == {both: 0.5, "me-central": 0.5}
+    assert exp.groups == {"127.0.0.1": both, "192.0.2.9": both, "192.0.2.50": "me-central"}
