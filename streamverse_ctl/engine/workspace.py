@@ -58,18 +58,31 @@ class Workspace:
 
     @cached_property
     def state_dir(self) -> Path:
+        return self._state_location()[0]
+
+    def _state_location(self) -> tuple[Path, bool]:
+        """The state directory and whether it was given explicitly (then it must exist: never create
+        a mistyped location); the default (the inventory's state.path, else ./.streamverse) may be."""
         if self._state_dir:
-            return Path(self._state_dir)
+            return Path(self._state_dir), True
         env = os.environ.get("STREAMVERSE_STATE_DIR")
         if env:
-            return Path(env)
+            return Path(env), True
         if self.inventory.state_path is not None:
-            return self.inventory.state_path
-        return Path.cwd() / DEFAULT_STATE_DIR
+            return self.inventory.state_path, False
+        return Path.cwd() / DEFAULT_STATE_DIR, False
 
     @cached_property
     def state(self) -> StateStore:
-        return StateStore(self.state_dir)
+        """The store, bound to this inventory: refused if another inventory applied through it."""
+        explicit = self._state_location()[1]
+        store = StateStore(self.state_dir, create=not explicit)
+        try:
+            store.bind_inventory(inventory_id(self.inventory))
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     def overrides(self) -> list[Override]:
         stored = [Override(o["kind"], o["name"], o["merge"], o["who"], o["at"], o["reason"])
@@ -203,6 +216,16 @@ class Workspace:
             overrides=[o.__dict__ | {"merge": dict(o.merge)} for o in self.compiled.overrides],
             unmanaged=unmanaged, scope=self.scope(),
         )
+
+
+def inventory_id(inventory: Inventory) -> str:
+    """A stable identity of an inventory: its own ``Inventory`` document's name (the same inventory
+    checked out elsewhere, or edited, is still the same), else its resolved directory."""
+    root = Path(inventory.root).resolve()
+    for doc in reversed(inventory.of("Inventory")):
+        if Path(doc.file).resolve().is_relative_to(root):
+            return doc.name
+    return f"dir:{root}"
 
 
 def _metrics_time(text: str) -> float | None:
