@@ -219,13 +219,32 @@ class Workspace:
 
 
 def inventory_id(inventory: Inventory) -> str:
-    """A stable identity of an inventory: its own ``Inventory`` document's name (the same inventory
-    checked out elsewhere, or edited, is still the same), else its resolved directory."""
-    root = Path(inventory.root).resolve()
-    for doc in reversed(inventory.of("Inventory")):
-        if Path(doc.file).resolve().is_relative_to(root):
-            return doc.name
-    return f"dir:{root}"
+    """A stable identity of an inventory: the name of its own ``Inventory`` document (the same
+    inventory checked out elsewhere, or edited, is still the same), else its resolved directory.
+
+    The loader keeps Inventory documents as settings, not documents, so the name is read from the
+    top-level YAML files of the inventory's own directory (where ``inventory.yaml`` lives).
+    """
+    import re
+
+    import yaml
+
+    root = Path(inventory.root)
+    files = sorted((p for p in root.glob("*") if p.suffix in (".yaml", ".yml") and p.is_file()),
+                   key=lambda p: (p.stem != "inventory", p.name))
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+            if not re.search(r"^kind:\s*['\"]?Inventory\b", text, re.MULTILINE):
+                continue
+            for data in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+                if isinstance(data, dict) and data.get("kind") == "Inventory":
+                    name = (data.get("metadata") or {}).get("name")
+                    if isinstance(name, str) and name:
+                        return name
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+            continue  # the loader already reported it, or it is not ours to judge
+    return f"dir:{root.resolve()}"
 
 
 def _metrics_time(text: str) -> float | None:

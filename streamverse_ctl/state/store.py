@@ -240,8 +240,10 @@ def _file_preflight(directory: Path, db: Path, create: bool, ignore_witness: boo
                            way_out(directory))
     elif size is not None and header != SQLITE_HEADER:
         raise StateCorrupt(f"state {db} is not a SQLite database", str(db), way_out(directory))
-    if not os.access(directory, os.W_OK | os.X_OK) or (size is not None and not os.access(db, os.R_OK | os.W_OK)):
-        where = directory if not os.access(directory, os.W_OK | os.X_OK) else db
+    eff = os.access in os.supports_effective_ids  # what SQLite will be allowed to do, as this process
+    dir_ok = os.access(directory, os.W_OK | os.X_OK, effective_ids=eff)
+    if not dir_ok or (size is not None and not os.access(db, os.R_OK | os.W_OK, effective_ids=eff)):
+        where = directory if not dir_ok else db
         raise StateReadOnly(f"state {where} is read-only for {whoami()}: locks, journals and the audit log need "
                             "write access", str(where),
                             f"give this user write access to {directory} and its files, or use another --state-dir")
