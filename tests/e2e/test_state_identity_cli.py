@@ -68,10 +68,10 @@ def test_an_empty_state_dir_is_initialised_and_info_shows_its_identity(applied: 
 
 
 def test_a_0_byte_state_after_apply_is_refused_not_replaced(applied: CLI) -> None:
-    lineage = applied.lineage()
     db = applied.state / "state.db"
     db.write_bytes(b"")  # e.g. a failed copy after a failover: the next plan would undo it
     err = applied.fails("plan")
+    lineage = applied.lineage()
     assert f"state {db} was emptied or replaced (lineage {lineage} expected, found an empty file (0 bytes))" in err
     assert f"streamverse ctl state init --state-dir {applied.state} --force-new" in err
     assert db.stat().st_size == 0
