@@ -46,7 +46,6 @@ from ..core.secrets import redact
 SCHEMA_VERSION = 2  # 2: meta table (lineage, inventory_id) and applied.inventory
 DB_NAME = "state.db"
 SIDECAR = "lineage"  # the lineage witness next to state.db
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -221,25 +220,15 @@ def _file_preflight(directory: Path, db: Path, create: bool, ignore_witness: boo
         size: int | None = db.stat().st_size
     except FileNotFoundError:
         size = None
-    header = b""
-    if size:
-        try:
-            with db.open("rb") as f:
-                header = f.read(len(SQLITE_HEADER))
-        except OSError as exc:
-            raise StateError(f"cannot read state {db}: {exc.strerror}", str(db),
-                             f"check the permissions of {db}") from exc
-    if expected is not None:
-        found = ("no state.db" if size is None else "an empty file (0 bytes)" if size == 0
-                 else "a file that is not a SQLite database" if header != SQLITE_HEADER else "")
-        if found:
-            raise StateReplaced(f"state {db} was emptied or replaced (lineage {expected} expected, found {found})",
-                                str(db), way_out(directory))
-    elif size == 0:
+    # (the file is never opened here: closing any descriptor of it would drop the POSIX locks of
+    # SQLite connections this process holds on it; a file that is not SQLite is told by SQLite)
+    if expected is not None and not size:
+        found = "no state.db" if size is None else "an empty file (0 bytes)"
+        raise StateReplaced(f"state {db} was emptied or replaced (lineage {expected} expected, found {found})",
+                            str(db), way_out(directory))
+    if expected is None and size == 0:
         raise StateCorrupt(f"state {db} is empty (0 bytes): a state is never legitimately empty", str(db),
                            way_out(directory))
-    elif size is not None and header != SQLITE_HEADER:
-        raise StateCorrupt(f"state {db} is not a SQLite database", str(db), way_out(directory))
     eff = os.access in os.supports_effective_ids  # what SQLite will be allowed to do, as this process
     dir_ok = os.access(directory, os.W_OK | os.X_OK, effective_ids=eff)
     if not dir_ok or (size is not None and not os.access(db, os.R_OK | os.W_OK, effective_ids=eff)):
@@ -261,6 +250,33 @@ def _file_set_aside(db: Path) -> list[Path]:
             os.replace(src, dst)
             moved.append(dst)
     return moved
+
+
+def _file_create(db: Path, initialise: Callable[[sqlite3.Connection], None]) -> None:
+    """Make a new store under a temporary name and link it into place complete, so no crash ever
+    leaves a 0-byte or half-made ``state.db`` (which would be refused as emptied)."""
+    tmp = db.with_name(f".{db.name}.{os.getpid()}.new")
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        initialise(conn)
+    finally:
+        conn.close()  # the last connection folds the WAL into the file
+    try:
+        os.link(tmp, db)
+    except FileExistsError:
+        pass  # another process created it meanwhile: use theirs
+    except OSError:  # no hard links on this file system
+        if not db.exists():
+            os.replace(tmp, db)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sqlite_initialise(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(SCHEMA)
+    db.executemany("INSERT INTO meta VALUES (?,?)", [
+        ("lineage", uuid.uuid4().hex), ("schema_version", str(SCHEMA_VERSION)), ("created_at", now())])
 
 
 def _sqlite_integrity(db: sqlite3.Connection, full: bool = False, limit: int = 20) -> list[str]:
@@ -285,11 +301,23 @@ class StateStore:
         self.inventory_id: str | None = None  # set by bind_inventory(); recorded with what it applies
         expected = _file_preflight(self.directory, self.path, create, _ignore_witness)
         try:
+            if expected is None and not self.path.exists():
+                _file_create(self.path, _sqlite_initialise)
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
             raise state_error(exc, self.path) from exc
         try:
             self._open(expected, witness=not _ignore_witness)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if "not a database" not in str(exc):
+                raise state_error(exc, self.path) from exc
+            if expected is not None:
+                raise StateReplaced(f"state {self.path} was emptied or replaced (lineage {expected} expected, found "
+                                    "a file that is not a SQLite database)", str(self.path),
+                                    way_out(self.directory)) from exc
+            raise StateCorrupt(f"state {self.path} is not a SQLite database", str(self.path),
+                               way_out(self.directory)) from exc
         except sqlite3.Error as exc:
             self._db.close()
             raise state_error(exc, self.path) from exc

@@ -108,6 +108,13 @@ def test_a_file_that_is_not_sqlite_is_refused_naming_it(tmp_path: Path) -> None:
         StateStore(tmp_path / "state")
 
 
+def test_a_non_sqlite_file_next_to_its_witness_is_refused_as_replaced(tmp_path: Path) -> None:
+    lineage = big_store(tmp_path / "state", rows=10)
+    (tmp_path / "state" / "state.db").write_text("restored from the wrong backup\n" * 200)
+    with pytest.raises(StateReplaced, match=f"lineage {lineage} expected, found a file that is not a SQLite database"):
+        StateStore(tmp_path / "state")
+
+
 def test_a_store_made_before_lineages_is_adopted_and_audited(tmp_path: Path) -> None:
     (tmp_path / "state").mkdir()
     db = sqlite3.connect(tmp_path / "state" / "state.db")  # 0.1.0's layout: no meta, no digests
