@@ -39,7 +39,9 @@ def init(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = N
              "--force-new", help="Start a new lineage deliberately (audited) for a store that was emptied, "
                                  "replaced or damaged; a broken file is moved aside, never deleted.")] = False,
          output: OutputOpt = Output.table) -> None:
-    """Create a state location (a given --state-dir is never created by other verbs), or --force-new."""
+    """Create a state location on purpose (other verbs refuse a missing --state-dir).
+
+    With --force-new: start a new lineage for a store that was emptied, replaced or damaged."""
     from ..state import StateStore
 
     directory, _ = state_location(inventory, state_dir)
@@ -63,7 +65,7 @@ def init(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = N
 @app.command("info")
 def info(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
          output: OutputOpt = Output.table) -> None:
-    """The state's identity: backend, path, lineage, schema version, size, integrity, inventory."""
+    """Identity of the state: lineage, size, integrity, inventory."""
     store = open_state_store(inventory, state_dir)
     data = store.info()
     store.close()
@@ -74,7 +76,7 @@ def info(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = N
 @app.command("check")
 def check(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
           output: OutputOpt = Output.table) -> None:
-    """Check the state's integrity (full SQLite integrity_check); exit 1 if it is damaged."""
+    """Check the state's integrity; exit 1 if it is damaged."""
     from ..core.errors import StateCorrupt
 
     store = open_state_store(inventory, state_dir)

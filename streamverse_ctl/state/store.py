@@ -154,7 +154,7 @@ def state_error(exc: sqlite3.Error, db: Path) -> StateError:
     if "locked" in low or "busy" in low:
         return StateError(f"state {db} is busy: another process kept it locked for more than 30 s ({text})",
                           str(db), "retry; `streamverse ctl state lock` shows who holds the apply lock")
-    if "disk i/o" in low or "full" in low:
+    if "disk i/o" in low or "disk is full" in low:
         return StateError(f"I/O error on state {db} ({text})", str(db),
                           "check the disk; then " + _check_hint(directory))
     return StateCorrupt(f"state {db} is damaged ({text})", str(db), _check_hint(directory))
