@@ -39,9 +39,11 @@ def init(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = N
              "--force-new", help="Start a new lineage deliberately (audited) for a store that was emptied, "
                                  "replaced or damaged; a broken file is moved aside, never deleted.")] = False,
          output: OutputOpt = Output.table) -> None:
-    """Create a state location on purpose (other verbs refuse a missing --state-dir).
+    """Create a state location, or --force-new a new lineage.
 
-    With --force-new: start a new lineage for a store that was emptied, replaced or damaged."""
+    Other verbs refuse a --state-dir that does not exist (a typo must not start a new, empty store
+    with locks of its own). --force-new starts a new lineage, audited, for a store that was emptied,
+    replaced or damaged."""
     from ..state import StateStore
 
     directory, _ = state_location(inventory, state_dir)
