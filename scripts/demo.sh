@@ -16,6 +16,9 @@ if [[ -z "${STREAMVERSE_STATE_DIR:-}" ]]; then
 fi
 export STREAMVERSE_STATE_DIR
 INV=inventories/demo
+# a state directory given explicitly is never created by plan/apply (a typo must not start a new,
+# empty store): the demo creates the one it was given, deliberately
+[[ -d "$STREAMVERSE_STATE_DIR" ]] || streamverse ctl state init -i "$INV"
 
 show() { echo; echo "\$ $*"; "$@"; }
 show streamverse ctl validate -i "$INV"

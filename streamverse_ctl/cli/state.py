@@ -9,21 +9,88 @@ from .common import DEFAULT_INVENTORY, InventoryOpt, Output, OutputOpt, StateDir
 app = typer.Typer(help="The state backend: locks, audit log, journals.", no_args_is_help=True)
 
 
-def open_state_store(inventory: InventoryOpt, state_dir: StateDirOpt):  # type: ignore[no-untyped-def]
+def state_location(inventory: InventoryOpt, state_dir: StateDirOpt):  # type: ignore[no-untyped-def]
+    """The state directory and whether it was given explicitly (--state-dir, STREAMVERSE_STATE_DIR)."""
+    from pathlib import Path
+
     from ..engine.workspace import DEFAULT_STATE_DIR
+
+    if state_dir is not None:
+        return state_dir, True
+    try:
+        from ..inventory import load_inventory
+
+        inv = load_inventory(inventory)
+        return inv.state_path or Path.cwd() / DEFAULT_STATE_DIR, False
+    except Exception:  # state commands must work even when the inventory is broken
+        return Path.cwd() / DEFAULT_STATE_DIR, False
+
+
+def open_state_store(inventory: InventoryOpt, state_dir: StateDirOpt):  # type: ignore[no-untyped-def]
     from ..state import StateStore
 
-    if state_dir is None:
-        from pathlib import Path
+    directory, explicit = state_location(inventory, state_dir)
+    return StateStore(directory, create=not explicit)  # a mistyped --state-dir is refused, never created
 
-        try:
-            from ..inventory import load_inventory
 
-            inv = load_inventory(inventory)
-            state_dir = inv.state_path or Path.cwd() / DEFAULT_STATE_DIR
-        except Exception:  # state commands must work even when the inventory is broken
-            state_dir = Path.cwd() / DEFAULT_STATE_DIR
-    return StateStore(state_dir)
+@app.command("init")
+def init(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
+         force_new: Annotated[bool, typer.Option(
+             "--force-new", help="Start a new lineage deliberately (audited) for a store that was emptied, "
+                                 "replaced or damaged; a broken file is moved aside, never deleted.")] = False,
+         output: OutputOpt = Output.table) -> None:
+    """Create a state location, or --force-new a new lineage.
+
+    Other verbs refuse a --state-dir that does not exist (a typo must not start a new, empty store
+    with locks of its own). --force-new starts a new lineage, audited, for a store that was emptied,
+    replaced or damaged."""
+    from ..state import StateStore
+
+    directory, _ = state_location(inventory, state_dir)
+    store, what = StateStore.initialise(directory, force_new=force_new)
+    store.close()
+    what = {"path": str(store.path), **what}
+
+    def show() -> None:
+        if force_new:
+            aside = f"; moved aside: {', '.join(what['moved_aside'])}" if what["moved_aside"] else ""
+            console().print(f"state {store.path}: new lineage {what['lineage']} (was "
+                            f"{what['previous'] or 'none'}){aside}")
+        elif what["created"]:
+            console().print(f"created state {store.path} (lineage {what['lineage']})")
+        else:
+            console().print(f"state {store.path} already exists (lineage {what['lineage']}); nothing to do")
+
+    emit(what, output, show)
+
+
+@app.command("info")
+def info(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
+         output: OutputOpt = Output.table) -> None:
+    """Identity of the state: lineage, size, integrity, inventory."""
+    store = open_state_store(inventory, state_dir)
+    data = store.info()
+    store.close()
+    emit(data, output, lambda: simple_table("State", ["field", "value"],
+                                            [[k, "" if v is None else str(v)] for k, v in data.items()]))
+
+
+@app.command("check")
+def check(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
+          output: OutputOpt = Output.table) -> None:
+    """Check the state's integrity; exit 1 if it is damaged."""
+    from ..core.errors import StateCorrupt
+
+    store = open_state_store(inventory, state_dir)
+    problems = store.check(full=True)
+    store.close()
+    if problems:
+        from ..state.store import way_out
+
+        raise StateCorrupt(f"state {store.path} is damaged:\n" + "\n".join(f"  {p}" for p in problems),
+                           str(store.path), way_out(store.directory))
+    emit({"path": str(store.path), "lineage": store.lineage, "integrity": "ok"}, output,
+         lambda: console().print(f"state {store.path} (lineage {store.lineage}): integrity ok"))
 
 
 @app.command("lock")

@@ -140,3 +140,35 @@ class ProviderError(StreamverseError):
 
 class Aborted(StreamverseError):
     """The user declined a confirmation or an approval."""
+
+
+class StateError(PermanentError):
+    """The state backend cannot be used as it is: the message names the location, the hint the way out.
+
+    Exit code 1. Raised instead of ever replacing, emptying or silently creating a state.
+    """
+
+    def __init__(self, message: str, path: str = "", hint: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.hint = hint
+
+
+class StateNotFound(StateError):
+    """A state location given explicitly (``--state-dir``, ``STREAMVERSE_STATE_DIR``) does not exist."""
+
+
+class StateReplaced(StateError):
+    """The state was emptied or swapped: its lineage is not the one this location had."""
+
+
+class StateCorrupt(StateError):
+    """The state file is damaged (integrity check failed, not a database, 0 bytes, truncated)."""
+
+
+class StateReadOnly(StateError):
+    """The state location cannot be written (locks and the audit log need write access)."""
+
+
+class StateInventoryMismatch(StateError):
+    """The state holds resources applied by another inventory: planning here would delete them."""

@@ -89,18 +89,31 @@ class Workspace:
 
     @cached_property
     def state_dir(self) -> Path:
+        return self._state_location()[0]
+
+    def _state_location(self) -> tuple[Path, bool]:
+        """The state directory and whether it was given explicitly (then it must exist: never create
+        a mistyped location); the default (the inventory's state.path, else ./.streamverse) may be."""
         if self._state_dir:
-            return Path(self._state_dir)
+            return Path(self._state_dir), True
         env = os.environ.get("STREAMVERSE_STATE_DIR")
         if env:
-            return Path(env)
+            return Path(env), True
         if self.inventory.state_path is not None:
-            return self.inventory.state_path
-        return Path.cwd() / DEFAULT_STATE_DIR
+            return self.inventory.state_path, False
+        return Path.cwd() / DEFAULT_STATE_DIR, False
 
     @cached_property
     def state(self) -> StateStore:
-        return StateStore(self.state_dir)
+        """The store, bound to this inventory: refused if another inventory applied through it."""
+        explicit = self._state_location()[1]
+        store = StateStore(self.state_dir, create=not explicit)
+        try:
+            store.bind_inventory(inventory_id(self.inventory))
+        except BaseException:
+            store.close()
+            raise
+        return store
 
     def overrides(self) -> list[Override]:
         stored = [Override(o["kind"], o["name"], o["merge"], o["who"], o["at"], o["reason"])
@@ -251,10 +264,39 @@ class Workspace:
         providers = hashlib.sha256(repr(sorted(
             (name, b.type, sorted(self.scope().get(name, []))) for name, b in self.compiled.bindings.items()
         )).encode())
-        lineage = getattr(self.state, "lineage", None)
+        lineage = self.state.lineage
         return {"inventory": str(self.inventory_dir.resolve()), "desired": desired.hexdigest()[:24],
                 "providers": providers.hexdigest()[:24],
                 "state": f"{self.state.path}" + (f" (lineage {lineage})" if lineage else "")}
+
+
+def inventory_id(inventory: Inventory) -> str:
+    """A stable identity of an inventory: the name of its own ``Inventory`` document (the same
+    inventory checked out elsewhere, or edited, is still the same), else its resolved directory.
+
+    The loader keeps Inventory documents as settings, not documents, so the name is read from the
+    top-level YAML files of the inventory's own directory (where ``inventory.yaml`` lives).
+    """
+    import re
+
+    import yaml
+
+    root = Path(inventory.root)
+    files = sorted((p for p in root.glob("*") if p.suffix in (".yaml", ".yml") and p.is_file()),
+                   key=lambda p: (p.stem != "inventory", p.name))
+    for path in files:
+        try:
+            text = path.read_text(encoding="utf-8")
+            if not re.search(r"^kind:\s*['\"]?Inventory\b", text, re.MULTILINE):
+                continue
+            for data in yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+                if isinstance(data, dict) and data.get("kind") == "Inventory":
+                    name = (data.get("metadata") or {}).get("name")
+                    if isinstance(name, str) and name:
+                        return name
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+            continue  # the loader already reported it, or it is not ours to judge
+    return f"dir:{root.resolve()}"
 
 
 def _metrics_time(text: str) -> float | None:

@@ -1,6 +1,17 @@
 """SQLite (WAL) state backend under ``.streamverse/`` (or wherever the inventory says).
 
 Every write is its own short transaction, so a ``kill -9`` at any point leaves a consistent file.
+
+Identity: a store has a *lineage* (a uuid made once, when it is created) kept in its ``meta``
+table and, as a witness, in the sidecar file ``<dir>/lineage``. A store that was emptied, deleted
+or swapped for another one no longer matches its witness and is refused, never silently replaced
+by a new empty one; a location that does not exist is only created when asked to (the default
+location, or ``state init``). A store also remembers which inventory applied resources through it
+(``inventory_id``) and refuses another inventory, which would otherwise plan to delete them.
+
+The SQL lives in :class:`StateStore`; everything specific to a state that is a file (the sidecar,
+the 0-byte and header checks, ``PRAGMA quick_check``, moving a broken file aside) lives in the
+``_file_*`` / ``_sqlite_*`` helpers below, so another backend can bring its own.
 """
 
 from __future__ import annotations
@@ -12,18 +23,32 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from ..core.errors import LockHeld, LockInfo
+from ..core.errors import (
+    LockHeld,
+    LockInfo,
+    StateCorrupt,
+    StateError,
+    StateInventoryMismatch,
+    StateNotFound,
+    StateReadOnly,
+    StateReplaced,
+)
 from ..core.resources import canonical_json, spec_digest, text_digest
 from ..core.secrets import redact
 
+SCHEMA_VERSION = 2  # 2: meta table (lineage, inventory_id) and applied.inventory
+DB_NAME = "state.db"
+SIDECAR = "lineage"  # the lineage witness next to state.db
+
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS locks (
   name TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
   acquired_at TEXT NOT NULL, purpose TEXT NOT NULL DEFAULT '');
@@ -46,7 +71,7 @@ CREATE TABLE IF NOT EXISTS overrides (
   reason TEXT NOT NULL DEFAULT '', PRIMARY KEY (kind, name));
 CREATE TABLE IF NOT EXISTS applied (
   provider TEXT NOT NULL, id TEXT NOT NULL, spec TEXT NOT NULL, at TEXT NOT NULL, run_id TEXT NOT NULL,
-  digest TEXT NOT NULL DEFAULT '', PRIMARY KEY (provider, id));
+  digest TEXT NOT NULL DEFAULT '', inventory TEXT NOT NULL DEFAULT '', PRIMARY KEY (provider, id));
 CREATE TABLE IF NOT EXISTS regions (
   name TEXT PRIMARY KEY, status TEXT NOT NULL, who TEXT NOT NULL, at TEXT NOT NULL,
   reason TEXT NOT NULL DEFAULT '');
@@ -104,22 +129,329 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+# ----- errors that name the state and the way out -------------------------------------------------
+def way_out(directory: Path) -> str:
+    return (f"restore {directory / DB_NAME} from backup, or start a new lineage deliberately (audited): "
+            f"streamverse ctl state init --state-dir {directory} --force-new")
+
+
+def _check_hint(directory: Path) -> str:
+    return (f"streamverse ctl state check --state-dir {directory} shows the damage; " + way_out(directory))
+
+
+def state_error(exc: sqlite3.Error, db: Path) -> StateError:
+    """A sqlite error as a :class:`StateError` that names the file and what to do (never a bare DatabaseError)."""
+    directory = db.parent
+    text = str(exc)
+    low = text.lower()
+    if "readonly" in low or "read-only" in low:
+        return StateReadOnly(f"state {db} is read-only ({text}): locks, journals and the audit log need write "
+                             "access", str(db), f"give this user write access to {directory} and its files, "
+                                                "or use another --state-dir")
+    if "unable to open" in low:
+        return StateError(f"cannot open state {db} ({text})", str(db),
+                          f"check that {directory} is a directory this user can read and write")
+    if "locked" in low or "busy" in low:
+        return StateError(f"state {db} is busy: another process kept it locked for more than 30 s ({text})",
+                          str(db), "retry; `streamverse ctl state lock` shows who holds the apply lock")
+    if "disk i/o" in low or "disk is full" in low:
+        return StateError(f"I/O error on state {db} ({text})", str(db),
+                          "check the disk; then " + _check_hint(directory))
+    return StateCorrupt(f"state {db} is damaged ({text})", str(db), _check_hint(directory))
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _guarded(fn: F) -> F:
+    """Turn any sqlite error raised while using the store into a :class:`StateError` naming the file."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(self: StateStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise state_error(exc, self.path) from exc
+
+    return wrapper  # type: ignore[return-value]
+
+
+# ----- file-specific checks (a state that is a SQLite file in a directory) ------------------------
+def _file_read_sidecar(directory: Path) -> str | None:
+    try:
+        text = (directory / SIDECAR).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StateError(f"cannot read the lineage witness {directory / SIDECAR}: {exc.strerror}",
+                         str(directory / SIDECAR)) from exc
+    return text.split()[0] if text.split() else None
+
+
+def _file_write_sidecar(directory: Path, lineage: str) -> None:
+    tmp = directory / f".{SIDECAR}.{os.getpid()}.tmp"
+    tmp.write_text(f"{lineage}\n", encoding="utf-8")
+    os.replace(tmp, directory / SIDECAR)
+
+
+def _file_preflight(directory: Path, db: Path, create: bool, ignore_witness: bool = False) -> str | None:
+    """Check the location before SQLite touches it; return the lineage its witness expects (None: none yet).
+
+    A missing directory is created only with ``create`` (the default location, ``state init``); an
+    existing empty directory was made on purpose (``mktemp -d``) and may be initialised.
+    """
+    if not directory.exists():
+        if not create:
+            raise StateNotFound(
+                f"state directory {directory} does not exist (a mistyped --state-dir or STREAMVERSE_STATE_DIR "
+                "would otherwise start a new, empty store with locks of its own)", str(directory),
+                f"if it is meant to be new, create it deliberately: streamverse ctl state init --state-dir {directory}")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"cannot create state directory {directory}: {exc.strerror}", str(directory),
+                             "create it with the right permissions, or use another --state-dir") from exc
+    if not directory.is_dir():
+        raise StateError(f"state location {directory} is not a directory", str(directory),
+                         "--state-dir / STREAMVERSE_STATE_DIR / the inventory's state.path name a directory")
+    expected = None if ignore_witness else _file_read_sidecar(directory)
+    try:
+        size: int | None = db.stat().st_size
+    except FileNotFoundError:
+        size = None
+    # (the file is never opened here: closing any descriptor of it would drop the POSIX locks of
+    # SQLite connections this process holds on it; a file that is not SQLite is told by SQLite)
+    if expected is not None and not size:
+        found = "no state.db" if size is None else "an empty file (0 bytes)"
+        raise StateReplaced(f"state {db} was emptied or replaced (lineage {expected} expected, found {found})",
+                            str(db), way_out(directory))
+    if expected is None and size == 0:
+        raise StateCorrupt(f"state {db} is empty (0 bytes): a state is never legitimately empty", str(db),
+                           way_out(directory))
+    eff = os.access in os.supports_effective_ids  # what SQLite will be allowed to do, as this process
+    dir_ok = os.access(directory, os.W_OK | os.X_OK, effective_ids=eff)
+    if not dir_ok or (size is not None and not os.access(db, os.R_OK | os.W_OK, effective_ids=eff)):
+        where = directory if not dir_ok else db
+        raise StateReadOnly(f"state {where} is read-only for {whoami()}: locks, journals and the audit log need "
+                            "write access", str(where),
+                            f"give this user write access to {directory} and its files, or use another --state-dir")
+    return expected
+
+
+def _file_set_aside(db: Path) -> list[Path]:
+    """Move a broken state file (and its WAL) aside, never deleting it; return the new names."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    moved = []
+    for suffix in ("", "-wal", "-shm"):
+        src = db.with_name(db.name + suffix)
+        if src.exists():
+            dst = db.with_name(f"{db.name}{suffix}.broken-{stamp}")
+            os.replace(src, dst)
+            moved.append(dst)
+    return moved
+
+
+def _file_create(db: Path, initialise: Callable[[sqlite3.Connection], None]) -> None:
+    """Make a new store under a temporary name and link it into place complete, so no crash ever
+    leaves a 0-byte or half-made ``state.db`` (which would be refused as emptied)."""
+    tmp = db.with_name(f".{db.name}.{os.getpid()}.new")
+    conn = sqlite3.connect(tmp, isolation_level=None)
+    try:
+        initialise(conn)
+    finally:
+        conn.close()  # the last connection folds the WAL into the file
+    try:
+        os.link(tmp, db)
+    except FileExistsError:
+        pass  # another process created it meanwhile: use theirs
+    except OSError:  # no hard links on this file system
+        if not db.exists():
+            os.replace(tmp, db)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sqlite_initialise(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(SCHEMA)
+    db.executemany("INSERT INTO meta VALUES (?,?)", [
+        ("lineage", uuid.uuid4().hex), ("schema_version", str(SCHEMA_VERSION)), ("created_at", now())])
+
+
+def _sqlite_integrity(db: sqlite3.Connection, full: bool = False, limit: int = 20) -> list[str]:
+    """Problems found by ``PRAGMA quick_check`` (or the slower ``integrity_check``); empty when sound.
+
+    quick_check costs about 1 ms per MB of state (4 ms with 5,000 audit rows), so it runs at every open.
+    """
+    rows = db.execute(f"PRAGMA {'integrity_check' if full else 'quick_check'}({int(limit)})").fetchall()
+    out = [str(r[0]) for r in rows]
+    return [] if out == ["ok"] else out
+
+
 class StateStore:
-    def __init__(self, directory: str | Path) -> None:
+    """The state of one location. ``create``: a missing directory may be created (default location,
+    ``state init``); otherwise a missing one is refused, naming it and ``state init``."""
+
+    backend = "sqlite"
+
+    def __init__(self, directory: str | Path, *, create: bool = False, _ignore_witness: bool = False) -> None:
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self.path = self.directory / "state.db"
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.path = self.directory / DB_NAME
+        self.inventory_id: str | None = None  # set by bind_inventory(); recorded with what it applies
+        expected = _file_preflight(self.directory, self.path, create, _ignore_witness)
+        try:
+            if expected is None and not self.path.exists():
+                _file_create(self.path, _sqlite_initialise)
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise state_error(exc, self.path) from exc
+        try:
+            self._open(expected, witness=not _ignore_witness)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if "not a database" not in str(exc):
+                raise state_error(exc, self.path) from exc
+            if expected is not None:
+                raise StateReplaced(f"state {self.path} was emptied or replaced (lineage {expected} expected, found "
+                                    "a file that is not a SQLite database)", str(self.path),
+                                    way_out(self.directory)) from exc
+            raise StateCorrupt(f"state {self.path} is not a SQLite database", str(self.path),
+                               way_out(self.directory)) from exc
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise state_error(exc, self.path) from exc
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _open(self, expected: str | None, witness: bool = True) -> None:
         self._db.row_factory = sqlite3.Row
+        problems = _sqlite_integrity(self._db)
+        if problems:
+            raise StateCorrupt(f"state {self.path} failed its integrity check: " + "; ".join(problems[:3]),
+                               str(self.path), _check_hint(self.directory))
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._migrate()
+        meta = self.meta()
+        lineage = meta.get("lineage")
+        if lineage is None and expected is not None:
+            raise StateReplaced(f"state {self.path} was emptied or replaced (lineage {expected} expected, found a "
+                                "store without one)", str(self.path), way_out(self.directory))
+        if lineage is not None and expected is not None and lineage != expected:
+            raise StateReplaced(f"state {self.path} was emptied or replaced (lineage {expected} expected, found "
+                                f"{lineage})", str(self.path), way_out(self.directory))
+        if lineage is None:
+            lineage = self._new_lineage(reason="created")
+        elif meta.get("schema_version") != str(SCHEMA_VERSION):
+            with self._tx() as db:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        if expected is None and witness:
+            _file_write_sidecar(self.directory, lineage)
+        self._lineage = lineage
+
+    def _new_lineage(self, reason: str, **detail: Any) -> str:
+        """Give the store a new lineage (first creation, or ``state init --force-new``), audited."""
+        lineage = uuid.uuid4().hex
+        with self._tx() as db:
+            previous = db.execute("SELECT value FROM meta WHERE key='lineage'").fetchone()
+            if previous is not None and reason == "created":  # another process created it meanwhile
+                return str(previous[0])
+            legacy = db.execute("SELECT COUNT(*) FROM audit").fetchone()[0] > 0
+            db.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)", [
+                ("lineage", lineage), ("schema_version", str(SCHEMA_VERSION)), ("created_at", now())])
+            if legacy or reason != "created":  # a brand-new store's first audit entry stays the user's own
+                self._audit(db, "state.lineage", str(self.path), "ok",
+                            {"lineage": lineage, "reason": "adopted a store made before lineages"
+                             if reason == "created" else reason,
+                             "previous": previous[0] if previous else None, **detail})
+        return lineage
+
+    @property
+    def lineage(self) -> str:
+        """The identity of this store: made once when it was created, never changed by use."""
+        return self._lineage
+
+    def meta(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self._db.execute("SELECT key, value FROM meta").fetchall()}
+
+    @classmethod
+    def initialise(cls, directory: str | Path, *, force_new: bool = False) -> tuple[StateStore, dict[str, Any]]:
+        """``state init``: create the location and the store, or with ``force_new`` give a broken,
+        emptied or swapped one a new lineage (a broken file is moved aside, never deleted). Audited."""
+        directory = Path(directory)
+        if not force_new:
+            existed = (directory / DB_NAME).exists()
+            store = cls(directory, create=True)
+            return store, {"created": not existed, "lineage": store.lineage}
+        old = _file_read_sidecar(directory) if directory.is_dir() else None
+        moved: list[Path] = []
+        try:
+            store = cls(directory, create=True, _ignore_witness=True)
+        except StateCorrupt:
+            try:
+                moved = _file_set_aside(directory / DB_NAME)
+            except OSError as exc:
+                raise StateReadOnly(f"cannot move the broken state {directory / DB_NAME} aside: {exc.strerror}",
+                                    str(directory), f"give this user write access to {directory}") from exc
+            store = cls(directory, create=True, _ignore_witness=True)
+        try:
+            found = store.lineage
+            lineage = store._new_lineage("state init --force-new", witness=old, found=found,
+                                         moved_aside=[str(m) for m in moved])
+            _file_write_sidecar(directory, lineage)
+            store._lineage = lineage
+        except sqlite3.Error as exc:
+            store.close()
+            raise state_error(exc, store.path) from exc
+        return store, {"created": True, "lineage": lineage, "previous": old, "moved_aside": [str(m) for m in moved]}
+
+    def check(self, full: bool = True) -> list[str]:
+        """Integrity problems (empty when sound): ``state check`` and ``state info``."""
+        return _sqlite_integrity(self._db, full=full)
+
+    def info(self) -> dict[str, Any]:
+        meta = self.meta()
+        size = sum(p.stat().st_size for p in (self.path, self.path.with_name(DB_NAME + "-wal")) if p.exists())
+        problems = self.check(full=False)
+        inventories = sorted({r[0] for r in self._db.execute("SELECT DISTINCT inventory FROM applied").fetchall()
+                              if r[0]})
+        return {"backend": self.backend, "path": str(self.path), "lineage": self.lineage,
+                "schema_version": int(meta.get("schema_version", "0")), "created_at": meta.get("created_at"),
+                "size_bytes": size, "integrity": "ok" if not problems else "; ".join(problems),
+                "inventory_id": meta.get("inventory_id"), "applied_by": inventories,
+                "applied_resources": self._db.execute("SELECT COUNT(*) FROM applied").fetchone()[0]}
+
+    # ----- inventory identity -------------------------------------------------------------------
+    def bind_inventory(self, inventory_id: str) -> None:
+        """Refuse if another inventory applied resources through this store; else remember who we are.
+
+        Two inventories sharing one state would each plan to delete the resources of the other."""
+        owner = self.meta().get("inventory_id")
+        others = sorted(r[0] for r in self._db.execute(
+            "SELECT DISTINCT inventory FROM applied WHERE inventory NOT IN ('', ?)", (inventory_id,)).fetchall())
+        if (owner is not None and owner != inventory_id) or others:
+            other = owner if owner is not None and owner != inventory_id else others[0]
+            n = self._db.execute("SELECT COUNT(*) FROM applied WHERE inventory IN (?, '')", (other,)).fetchone()[0]
+            raise StateInventoryMismatch(
+                f"state {self.path} belongs to inventory '{other}' ({n} resources applied); this is inventory "
+                f"'{inventory_id}': planning here would delete the other inventory's resources", str(self.path),
+                "use another --state-dir (or state.path in the inventory) for this inventory")
+        self.inventory_id = inventory_id
+
+    def _claim(self, db: sqlite3.Connection) -> None:
+        """The first inventory to write its state (applied resources, overrides, failover) owns the store."""
+        if self.inventory_id is not None:
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('inventory_id', ?)", (self.inventory_id,))
 
     def _migrate(self) -> None:
         cols = {r["name"] for r in self._db.execute("PRAGMA table_info(applied)").fetchall()}
         if "digest" not in cols:  # state written by 0.1.0 before digests were kept
             self._db.execute("ALTER TABLE applied ADD COLUMN digest TEXT NOT NULL DEFAULT ''")
+        if "inventory" not in cols:  # before stores knew which inventory applied what
+            self._db.execute("ALTER TABLE applied ADD COLUMN inventory TEXT NOT NULL DEFAULT ''")
         if "digest" not in {r["name"] for r in self._db.execute("PRAGMA table_info(plans)").fetchall()}:
             self._db.execute("ALTER TABLE plans ADD COLUMN digest TEXT NOT NULL DEFAULT ''")  # saved-plan binding
 
@@ -299,12 +631,14 @@ class StateStore:
     # ----- last applied (for drift detection only; actual state is always read live) -------------
     def record_applied(self, provider: str, resource_id: str, spec: Mapping[str, Any] | None, run_id: str) -> None:
         with self._tx() as db:
+            self._claim(db)
             if spec is None:
                 db.execute("DELETE FROM applied WHERE provider=? AND id=?", (provider, resource_id))
             else:
                 text = canonical_json(spec)
-                db.execute("INSERT OR REPLACE INTO applied (provider, id, spec, at, run_id, digest) "
-                           "VALUES (?,?,?,?,?,?)", (provider, resource_id, text, now(), run_id, text_digest(text)))
+                db.execute("INSERT OR REPLACE INTO applied (provider, id, spec, at, run_id, digest, inventory) "
+                           "VALUES (?,?,?,?,?,?,?)", (provider, resource_id, text, now(), run_id, text_digest(text),
+                                                      self.inventory_id or ""))
 
     def applied_digests(self) -> dict[tuple[str, str], str]:
         """(provider, resource id) -> digest of the spec as the tool last wrote it."""
@@ -322,6 +656,7 @@ class StateStore:
     # ----- overrides ----------------------------------------------------------------------------
     def set_override(self, kind: str, name: str, merge: Mapping[str, Any], reason: str = "") -> None:
         with self._tx() as db:
+            self._claim(db)
             db.execute("INSERT OR REPLACE INTO overrides VALUES (?,?,?,?,?,?)",
                        (kind, name, json.dumps(merge, sort_keys=True), whoami(), now(), reason))
 
@@ -337,6 +672,7 @@ class StateStore:
     def set_region_status(self, region: str, status: str, reason: str = "") -> None:
         """``status`` is ``serving`` or ``drained``."""
         with self._tx() as db:
+            self._claim(db)
             db.execute("INSERT OR REPLACE INTO regions VALUES (?,?,?,?,?)", (region, status, whoami(), now(), reason))
 
     def region_statuses(self) -> dict[str, dict[str, Any]]:
@@ -344,3 +680,12 @@ class StateStore:
 
     def drained_regions(self) -> frozenset[str]:
         return frozenset(n for n, r in self.region_statuses().items() if r["status"] == "drained")
+
+
+def _guard_methods(cls: type) -> None:
+    for name, value in list(vars(cls).items()):
+        if not name.startswith("_") and callable(value) and not isinstance(value, classmethod | staticmethod):
+            setattr(cls, name, _guarded(value))
+
+
+_guard_methods(StateStore)  # every use of the store: a sqlite error names the file and the way out

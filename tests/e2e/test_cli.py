@@ -25,6 +25,7 @@ ALL_CHANGES = 73  # the demo inventory compiles to 73 resources
 class CLI:
     def __init__(self, inventory: Path, state: Path, cwd: Path) -> None:
         self.inventory, self.state, self.cwd = inventory, state, cwd
+        state.mkdir(parents=True, exist_ok=True)  # an explicit state location must exist (like `mktemp -d`)
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMVERSE_")}
         self.env.update(STREAMVERSE_STATE_DIR=str(state), STREAMVERSE_USER="e2e-tester", COLUMNS="250",
                         NO_COLOR="1", CI="true")

@@ -31,6 +31,7 @@ def _inventory(demo: Path, pdns: object) -> None:
 @pytest.fixture
 def sv(pdns, demo_copy: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     _inventory(demo_copy, pdns)
+    (tmp_path / "state").mkdir()  # an explicit state location must exist
     env = {**os.environ, "STREAMVERSE_STATE_DIR": str(tmp_path / "state"), "STREAMVERSE_INVENTORY": str(demo_copy),
            "PDNS_API_KEY": pdns.api_key, "COLUMNS": "200"}
 

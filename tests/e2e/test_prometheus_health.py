@@ -32,6 +32,7 @@ spec:
     - target: {{kind: SLO, name: platform}}
       merge: {{spec: {{prometheusUrl: "{prometheus.url}"}}}}
 """)
+    (tmp_path / "state").mkdir()  # an explicit state location must exist
     env = {**os.environ, "STREAMVERSE_STATE_DIR": str(tmp_path / "state"), "STREAMVERSE_INVENTORY": str(demo_copy),
            "STREAMVERSE_METRICS_AT": str(prometheus.data.end), "COLUMNS": "200"}
 

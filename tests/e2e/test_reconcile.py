@@ -15,6 +15,7 @@ WWW = "dns.record/www.streamverse.example./A/{}"
 
 
 def _cli(demo: Path, state: Path):  # type: ignore[no-untyped-def]
+    state.mkdir(exist_ok=True)  # an explicit --state-dir must exist (a missing one is refused)
     env = {**os.environ, "STREAMVERSE_STATE_DIR": str(state), "STREAMVERSE_INVENTORY": str(demo), "COLUMNS": "200"}
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -34,6 +34,7 @@ def r53(moto: Any) -> tuple[Any, str]:
 @pytest.fixture
 def sv(moto, r53, demo_copy: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
     demo_on_route53(demo_copy, ZONE)
+    (tmp_path / "state").mkdir()  # an explicit state location must exist
     env = {**os.environ, "STREAMVERSE_STATE_DIR": str(tmp_path / "state"), "STREAMVERSE_INVENTORY": str(demo_copy),
            "AWS_ENDPOINT_URL_ROUTE_53": moto.url, "COLUMNS": "200"}
 

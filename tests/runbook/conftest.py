@@ -20,6 +20,7 @@ class CLI:
     def __init__(self, state: Path, inventory: Path) -> None:
         self.state = state
         self.inventory = inventory
+        state.mkdir(parents=True, exist_ok=True)  # an explicit state location must exist (like `mktemp -d`)
         self.env = {**os.environ, "STREAMVERSE_STATE_DIR": str(state), "STREAMVERSE_INVENTORY": str(inventory),
                     "COLUMNS": "200"}
         self.env.pop("CI", None)

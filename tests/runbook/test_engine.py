@@ -65,6 +65,7 @@ outputs:
 
 @pytest.fixture
 def ws(tmp_path: Path, demo_copy: Path) -> Workspace:
+    (tmp_path / "state").mkdir()  # an explicit state location must exist
     w = Workspace(demo_copy, state_dir=tmp_path / "state")
     yield w
     w.close()

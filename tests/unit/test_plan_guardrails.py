@@ -75,6 +75,7 @@ def test_select_targets_by_document_or_resource_id_glob() -> None:
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     inv = minimal(tmp_path / "inv", pops=12)
+    (tmp_path / "state").mkdir()  # an explicit state location must exist
     yield inv, tmp_path / "state"
 
 
@@ -119,6 +120,7 @@ def test_change_size_refuses_deleting_too_many_pops(env: tuple[Path, Path]) -> N
 
 def test_change_size_does_not_apply_below_min_existing(tmp_path: Path) -> None:
     inv, state = minimal(tmp_path / "inv", pops=5), tmp_path / "state"
+    state.mkdir()
     converge(inv, state)
     write(inv, {"pops.yaml": pop("p0", "r1")})  # 4 of 5 deleted, but only 5 exist (< minExisting 10)
     plan = plan_of(inv, state)
@@ -129,6 +131,7 @@ def test_per_type_limits_from_the_provider_document(tmp_path: Path) -> None:
     provider = doc("Provider", "platform", {"type": "sim", "serves": {"types": ["*"]}, "guardrails": {
         "types": {"cdn.pop": {"maxDeletePercent": 50, "minExisting": 2}}}})
     inv, state = minimal(tmp_path / "inv", pops=4, extra={"provider.yaml": provider}), tmp_path / "state"
+    state.mkdir()
     ws = Workspace(inv, state_dir=state)
     apply_plan(ws, ws.plan())
     ws.close()

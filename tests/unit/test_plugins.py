@@ -107,6 +107,7 @@ def test_maintenance_window_validates_with_the_plugin_and_is_unknown_without(
     out = run("validate", "-i", str(window_inventory), "-o", "json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["documents"]["MaintenanceWindow"] == 1
+    (tmp_path / "state").mkdir()  # an explicit --state-dir must exist
     plan = run("plan", "-i", str(window_inventory), "--state-dir", str(tmp_path / "state"), "-o", "json")
     assert plan.returncode == 0, plan.stderr  # the kind compiles to no resource, so plan is unaffected
     # without the plugin directory named, the kind does not exist (even from the repository root)

@@ -24,7 +24,7 @@ from streamverse_ctl.state import StateStore
 
 @pytest.fixture
 def store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    s = StateStore(tmp_path / "state")
+    s = StateStore(tmp_path / "state", create=True)
     yield s
     s.close()
 
@@ -188,6 +188,7 @@ def test_plan_never_contains_provider_secrets(monkeypatch, tmp_path: Path) -> No
     monkeypatch.setenv("SV_TEST_SECRET", SECRET)
     provider = doc("Provider", "platform", {"type": "sim", "serves": {"types": ["*"]},
                                             "settings": {"apiToken": {"fromEnv": "SV_TEST_SECRET"}}})
+    (tmp_path / "s").mkdir()  # an explicit state location must exist
     ws = Workspace(minimal(tmp_path / "inv", extra={"p.yaml": provider}), state_dir=tmp_path / "s")
     plan = ws.plan()
     ws.close()
