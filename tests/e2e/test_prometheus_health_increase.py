@@ -34,6 +34,7 @@ spec:
       merge: {{spec: {{prometheusUrl: "{prometheus.url}"}}}}
 """
     inv.write_text(base)
+    (tmp_path / "state").mkdir()  # an explicit state dir must exist (a typo never makes a new store)
     env = {**os.environ, "STREAMVERSE_STATE_DIR": str(tmp_path / "state"), "STREAMVERSE_INVENTORY": str(demo_copy),
            "STREAMVERSE_METRICS_AT": str(prometheus.data.end), "COLUMNS": "200"}
 

@@ -30,6 +30,7 @@ def test_orphan_checks_are_deleted_and_not_blocked_by_change_size(moto: Any, dem
     client = boto3.client("route53", endpoint_url=moto.url, region_name="us-east-1")
     zone_id = client.create_hosted_zone(Name=ZONE, CallerReference="e2e")["HostedZone"]["Id"].split("/")[-1]
     demo_on_route53(demo_copy, ZONE)
+    (tmp_path / "state").mkdir()  # an explicit state dir must exist (a typo never makes a new store)
     env = {**os.environ, "STREAMVERSE_STATE_DIR": str(tmp_path / "state"), "STREAMVERSE_INVENTORY": str(demo_copy),
            "AWS_ENDPOINT_URL_ROUTE_53": moto.url, "COLUMNS": "200"}
 

@@ -31,6 +31,7 @@ Path({marker!r}).write_text("plugin code ran")
 
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STREAMVERSE_", "_STREAMVERSE"))}
+    (tmp_path / "state").mkdir(exist_ok=True)  # an explicit state dir must exist
     env.update(STREAMVERSE_STATE_DIR=str(tmp_path / "state"), COLUMNS="250", NO_COLOR="1", CI="true")
     env.update(extra)
     return env

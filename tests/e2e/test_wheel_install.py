@@ -136,7 +136,14 @@ def test_runbook_list_shows_the_builtin_runbooks(installed: Path, elsewhere: Pat
         assert Path(r["file"]).is_relative_to(installed.resolve() / "lib"), r["file"]
 
 
+def _state_init(installed: Path, elsewhere: Path) -> None:
+    """What a new user does for a state location of their own choosing (a typo is never a new store)."""
+    p = _sv(installed, elsewhere / "cwd", "state", "init", "--state-dir", str(elsewhere / "state"))
+    assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+
+
 def test_failover_dry_run_from_another_directory(installed: Path, elsewhere: Path) -> None:
+    _state_init(installed, elsewhere)
     p = _sv(installed, elsewhere / "cwd", "failover", "us-east", "--dry-run", "-i", str(elsewhere / "inv" / "demo"),
             "--state-dir", str(elsewhere / "state"))
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
@@ -145,6 +152,7 @@ def test_failover_dry_run_from_another_directory(installed: Path, elsewhere: Pat
 
 def test_viral_content_dry_run_from_another_directory(installed: Path, elsewhere: Path) -> None:
     """The edge-config step renders the shipped template with the shipped playbook (Ansible check mode)."""
+    _state_init(installed, elsewhere)
     p = _sv(installed, elsewhere / "cwd", "runbook", "run", "viral-content", "--set", "video=launch-trailer",
             "--dry-run", "-i", str(elsewhere / "inv" / "demo"), "--state-dir", str(elsewhere / "state"),
             "-o", "json")

@@ -105,6 +105,7 @@ def test_apply_publishes_the_secondary_when_the_primary_fails_and_switches_back(
         bind: Any, endpoints: Endpoints, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_TSIG_SECRET", bind.secret)
     inv, state = _inventory(tmp_path / "inv", bind, endpoints.port), tmp_path / "state"
+    state.mkdir()
     assert _apply(inv, state) == []
     assert _published(bind) == [PRIMARY_IP]
 
@@ -127,6 +128,7 @@ def test_reconcile_fails_over_and_back(bind: Any, endpoints: Endpoints, tmp_path
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEST_TSIG_SECRET", bind.secret)
     inv, state = _inventory(tmp_path / "inv", bind, endpoints.port), tmp_path / "state"
+    state.mkdir()
     assert _apply(inv, state) == []
     endpoints.status[PRIMARY_IP] = 503
     ticks = list(reconcile(inv, state_dir=state, apply=True, iterations=1, interval=0))

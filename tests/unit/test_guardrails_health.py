@@ -58,6 +58,7 @@ def test_failover_pair_with_healthy_secondary_is_serving(tmp_path: Path) -> None
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     inv = minimal(tmp_path / "inv", pops=0, min_regions=1)
+    (tmp_path / "state").mkdir()
     yield inv, tmp_path / "state"
 
 
