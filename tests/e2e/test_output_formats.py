@@ -152,3 +152,61 @@ def test_platform_from_the_environment_is_normalised(ro: CLI) -> None:
     out = subprocess.run(ro.cmd("plan"), cwd=ro.cwd, env=env, capture_output=True, text=True, timeout=120,
                          stdin=subprocess.DEVNULL)
     assert out.returncode == 1 and "unknown platform 'aws'" in out.stderr
+
+
+# ---- Markdown plans (pull-request comments): escaped, folded, under GitHub's comment limit ----
+
+def _md_html(text: str) -> str:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark").enable("table").enable("strikethrough").render(text)
+
+
+def _plan(n: int, name: str = "www/A/r{i}", reason: str = "") -> Any:
+    from streamverse_ctl.core.errors import Refusal
+    from streamverse_ctl.core.resources import Change, FieldChange
+    from streamverse_ctl.engine.plan import Plan
+
+    changes = []
+    for i in range(n):
+        typ, prov = ("dns.record", "route53") if i % 2 else ("cdn.cache_policy", "sim")
+        changes.append(Change("update", typ, name.format(i=i), prov, {"pattern": "a"}, {"pattern": "*.m3u8"},
+                              [FieldChange("pattern", "/live/*_hd*", "*.m3u8")], reason=reason))
+    return Plan(changes=changes, fingerprint="f", refusals=[Refusal("change-size", "4 of 12 <b>dns.record</b>")])
+
+
+def test_markdown_escapes_every_cell() -> None:
+    from streamverse_ctl.cli.render import plan_markdown
+
+    text = plan_markdown(_plan(1, name="a|b`c*d_e", reason="[link](http://x) <img src=x> ~~gone~~"))
+    html = _md_html(text)
+    assert "<em>" not in html  # no italics from *.m3u8 or _hd_
+    assert "<a " not in html and "<img" not in html and "<del>" not in html and "<b>" not in html
+    row = html.split("<tbody>")[1].split("</tr>")[0]
+    assert row.count("<td>") == 5  # the pipe in the name did not add a cell
+    assert "*.m3u8" in row and "/live/*_hd*" in row and "a|b`c*d_e" in row
+
+
+def test_markdown_folds_a_long_plan_per_provider_and_type() -> None:
+    from streamverse_ctl.cli.render import plan_markdown
+
+    text = plan_markdown(_plan(40))
+    assert text.count("<details>") == 2 and text.count("</details>") == 2
+    assert "<summary>route53 · dns.record: 20 to update</summary>" in text
+    assert _md_html(text).count("<table>") == 2
+    assert "<details>" not in plan_markdown(_plan(5))  # a short plan stays one table
+
+
+def test_markdown_stays_under_a_pull_request_comment_and_points_to_the_rest() -> None:
+    from streamverse_ctl.cli.render import COMMENT_LIMIT, plan_markdown
+
+    text = plan_markdown(_plan(5000))
+    assert len(text) <= COMMENT_LIMIT
+    shown = text.count("\n| `~` |")
+    assert 0 < shown < 5000
+    assert f"**{5000 - shown} of 5000 changes are not shown**" in text
+    assert "plan -o json --out plan.json" in text
+    assert text.count("<details>") == text.count("</details>")
+    assert ":warning: **change\\-size**" not in text and ":warning: **change-size**" in text  # refusals kept
+    for limit in (2000, 5000, 20_000):
+        assert len(plan_markdown(_plan(3000), limit=limit)) <= limit
