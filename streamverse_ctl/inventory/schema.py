@@ -66,6 +66,11 @@ def inventory_schema(registry: Registry[Any] | None = None) -> dict[str, Any]:
     metadata = m.Metadata.model_json_schema()
     _tidy(metadata)
     metadata.pop("title", None)
+    labels = metadata.get("properties", {}).get("labels")
+    if isinstance(labels, dict):  # label values are substituted too: a ${variable} may stand for one
+        if "patternProperties" in labels:  # a key not matching the key pattern is an error, as in validate
+            labels["additionalProperties"] = False
+        metadata["properties"]["labels"] = _convert(labels)
     rules: list[dict[str, Any]] = []
     for kind in sorted({*found, *broken}):
         if kind in spec_refs:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..core.errors import PermanentError, Problem
 from ..core.registry import kinds
@@ -35,15 +35,49 @@ def _kind_model(kind: str) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
+_labels: TypeAdapter[dict[str, str]] | None = None
+
+
+def _check_labels(d: Document) -> list[Problem]:
+    """metadata.labels against the same type the schema exports (string values, Kubernetes-style)."""
+    global _labels
+    if not d.labels:
+        return []
+    if _labels is None:
+        _labels = TypeAdapter(m.Labels)
+    try:
+        _labels.validate_python(d.labels)
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors():
+            loc = tuple(x for x in err["loc"] if x != "[key]")
+            what = "label key" if "[key]" in err["loc"] else "label value"
+            msg = err["msg"]
+            if err["type"] == "string_pattern_mismatch":
+                msg = (f"{what} {err['input']!r} must be at most 63 letters, digits, '-', '_' or '.', beginning and "
+                       "ending with a letter or digit" + (" (a key may have a DNS prefix and '/')"
+                                                           if what == "label key" else ""))
+            elif err["type"] == "string_type":
+                msg = f"a label value must be a string (got {err['input']!r}; quote it)"
+            elif "input" in err:
+                msg = f"{msg} (got {err['input']!r})"
+            out.append(d.problem(msg, ("metadata", "labels", *loc[:1])))
+        return out
+    return []
+
+
 def validate_document(d: Document) -> list[Problem]:
     model = _kind_model(d.kind)
     if model is None:
         return [d.problem(f"unknown kind '{d.kind}' (known: {', '.join(kinds.names())})", ("kind",))]
+    problems = _check_labels(d)
     try:
         d.model = model.model_validate(d.spec)
     except ValidationError as exc:
-        return [_from_pydantic(d, err) for err in exc.errors()]
-    return []
+        return problems + [_from_pydantic(d, err) for err in exc.errors()]
+    if problems:
+        d.model = None
+    return problems
 
 
 def _from_pydantic(d: Document, err: Any) -> Problem:
