@@ -325,7 +325,7 @@ def _resolve_variables(values: dict[str, Any], origin: Mapping[str, Problem],
             resolved[name] = value
             return value
         if name in stack:
-            cycle = " -> ".join(stack[stack.index(name):] + (name,))
+            cycle = " -> ".join((*stack[stack.index(name):], name))
             report(name, f"variable cycle: {cycle}")
             failed.update(stack[stack.index(name):])
             return value

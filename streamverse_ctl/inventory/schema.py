@@ -56,8 +56,10 @@ def kind_models(registry: Registry[Any] | None = None) -> tuple[dict[str, type[B
 def inventory_schema(registry: Registry[Any] | None = None) -> dict[str, Any]:
     """The JSON Schema of one inventory document, covering every registered kind."""
     found, broken = kind_models(registry)
+    settings = provider_settings_models()
     mode: JsonSchemaMode = "validation"
-    refs, top = models_json_schema([(model, mode) for model in found.values()], by_alias=True)
+    models = list(dict.fromkeys([*found.values(), *settings.values()]))
+    refs, top = models_json_schema([(model, mode) for model in models], by_alias=True)
     defs: dict[str, Any] = top.get("$defs", {})
     _tidy(defs)
     for def_name, schema in list(defs.items()):
@@ -81,6 +83,13 @@ def inventory_schema(registry: Registry[Any] | None = None) -> dict[str, Any]:
             "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
             "then": {"properties": {"spec": spec}},
         })
+    for ptype, model in sorted(settings.items()):  # Provider.spec.settings by spec.type, as validate checks
+        rules.append({
+            "if": {"properties": {"kind": {"const": "Provider"},
+                                  "spec": {"properties": {"type": {"const": ptype}}, "required": ["type"]}},
+                   "required": ["kind", "spec"]},
+            "then": {"properties": {"spec": {"properties": {"settings": dict(refs[(model, mode)])}}}},
+        })
     return {
         "$schema": DRAFT,
         "$id": SCHEMA_ID,
@@ -98,6 +107,20 @@ def inventory_schema(registry: Registry[Any] | None = None) -> dict[str, Any]:
         "allOf": rules,
         "$defs": defs,
     }
+
+
+def provider_settings_models() -> dict[str, type[BaseModel]]:
+    """provider type -> its settings model, for every registered provider that declares one."""
+    from ..core.registry import providers
+    from .provider_settings import BUILTIN_SETTINGS, settings_model
+
+    out: dict[str, type[BaseModel]] = dict(BUILTIN_SETTINGS)
+    for name in providers.names():
+        if name not in out:
+            model = settings_model(name)
+            if model is not None:
+                out[name] = model
+    return out
 
 
 def _tidy(schema: Any) -> None:

@@ -77,10 +77,38 @@ def validate_document(d: Document) -> list[Problem]:
         return problems + [_from_pydantic(d, err) for err in exc.errors()]
     if problems:
         d.model = None
+    if d.kind == "Provider" and isinstance(d.model, m.ProviderSpec):
+        problems += check_provider_settings(d, d.model.type, d.model.settings)
     return problems
 
 
-def _from_pydantic(d: Document, err: Any) -> Problem:
+def check_provider_settings(d: Document, provider_type: str, settings: dict[str, Any]) -> list[Problem]:
+    """``spec.settings`` against the provider type's settings model (the one ``schema`` exports)."""
+    import difflib
+
+    from .provider_settings import known_keys, settings_model
+
+    model = settings_model(provider_type)
+    if model is None:  # an unknown type is reported by the meaning pass; a plugin may declare no model
+        return []
+    try:
+        model.model_validate(settings)
+    except ValidationError as exc:
+        out = []
+        keys = known_keys(model)
+        for err in exc.errors():
+            if err["type"] == "extra_forbidden" and err["loc"] and len(err["loc"]) == 1:
+                near = difflib.get_close_matches(str(err["loc"][0]), keys, n=1, cutoff=0.6) or \
+                    [k for k in keys if k.lower() == str(err["loc"][0]).lower().replace("_", "")]
+                hint = f"did you mean {near[0]}?" if near else f"{provider_type} settings: {', '.join(keys)}"
+                out.append(d.problem(f"unknown field ({hint})", ("spec", "settings", *err["loc"])))
+            else:
+                out.append(_from_pydantic(d, err, ("spec", "settings")))
+        return out
+    return []
+
+
+def _from_pydantic(d: Document, err: Any, prefix: tuple[str, ...] = ("spec",)) -> Problem:
     loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and (x.startswith(("function-", "literal[")) or x in
                                                                       {"str", "int", "float", "bool"})))
     msg = err["msg"]
@@ -92,7 +120,7 @@ def _from_pydantic(d: Document, err: Any) -> Problem:
         msg = msg[len("Value error, "):]
     elif "input" in err and err["type"] not in ("missing",):
         msg = f"{msg} (got {err['input']!r})"
-    return d.problem(msg, ("spec", *loc))
+    return d.problem(msg, (*prefix, *loc))
 
 
 def check_meaning(inv: Inventory) -> list[Problem]:

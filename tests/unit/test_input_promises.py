@@ -82,7 +82,8 @@ def test_overlay_cycle_names_the_extends_line_and_the_cycle(tmp_path: Path) -> N
     write(tmp_path / "prod", {"inventory.yaml": doc("Inventory", "prod", {"extends": "../base"})})
     [p] = [p for p in problems_of(base) if "cycle" in p.message]
     assert p.file.endswith("prod/inventory.yaml") and p.line == 6 and p.field == "spec.extends"
-    assert p.message.startswith("overlay cycle: ") and p.message.endswith("/base -> " + str(tmp_path / "prod") + " -> " + str(tmp_path / "base"))
+    assert p.message.startswith("overlay cycle: ")
+    assert p.message.endswith(f"/base -> {tmp_path / 'prod'} -> {tmp_path / 'base'}")
 
 
 def test_variable_cycle_and_undefined_variables_have_file_line_and_field(tmp_path: Path) -> None:
