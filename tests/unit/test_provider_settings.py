@@ -36,7 +36,8 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
                     "contexts": {"r1": "ctx"}, "insecureSkipTlsVerify": True}),
 ]
 BAD: list[tuple[str, dict[str, Any], str]] = [
-    ("route53", {"zone": "example.test.", "pageSize": "abc"}, "spec.settings.pageSize: Input should be a valid integer"),
+    ("route53", {"zone": "example.test.", "pageSize": "abc"},
+     "spec.settings.pageSize: Input should be a valid integer"),
     ("route53", {"zone": "example.test.", "waitInSync": True},
      "spec.settings.waitInSync: unknown field (did you mean waitInsync?)"),
     ("route53", {"zone": "example.test.", "wait_insync": True},
