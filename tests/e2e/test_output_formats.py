@@ -210,3 +210,12 @@ def test_markdown_stays_under_a_pull_request_comment_and_points_to_the_rest() ->
     assert ":warning: **change\\-size**" not in text and ":warning: **change-size**" in text  # refusals kept
     for limit in (2000, 5000, 20_000):
         assert len(plan_markdown(_plan(3000), limit=limit)) <= limit
+
+
+@pytest.mark.parametrize("fmt", ["json", "yaml"])
+def test_dns_set_weights_honours_json_and_yaml(sv: CLI, fmt: str) -> None:
+    out = sv("dns", "set-weights", "www", "us-east=25", "-m", "test", "--yes", "-o", fmt)
+    no_traceback(out)
+    assert out.returncode == 0, out.stderr
+    (result,) = parse(fmt, out.stdout)
+    assert isinstance(result, dict)
