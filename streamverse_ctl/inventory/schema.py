@@ -13,6 +13,10 @@ What the schema knows and the loader does too:
 * a string containing a variable reference ``${name}`` is accepted wherever ``spec`` expects a
   number, boolean, enum value or patterned string, since it is only checked after substitution.
 
+* ``Provider.spec.settings`` follows the settings model of its ``spec.type`` (one ``if``/``then`` rule
+  per provider type, from :mod:`.provider_settings`), as validate checks it;
+* labels are Kubernetes-style strings (keys and values), region endpoints are IP addresses.
+
 What only ``streamverse ctl validate`` checks: cross-field and cross-document rules (references
 to regions, ladders, PoPs; routing needs its fields; ``minNodes <= maxNodes``; ...).
 """
