@@ -43,11 +43,30 @@ StateDirOpt = Annotated[
     ),
 ]
 VarOpt = Annotated[list[str] | None, typer.Option("--var", help="Set an inventory variable, NAME=VALUE (repeatable).")]
+PLATFORMS = ("sim",)  # --platform values; anything else is an error, never silently the real providers
+
+
+def check_platform(value: str | None) -> str | None:
+    """A known platform name (case and surrounding blanks ignored: ``SIM`` is ``sim``), or None.
+
+    An unknown name is a usage error (exit 1) naming the known ones: a typo must never mean "the real
+    providers"."""
+    if value is None or not value.strip():
+        return None
+    name = value.strip().lower()
+    if name not in PLATFORMS:
+        raise typer.BadParameter(f"unknown platform '{value}' (known: {', '.join(PLATFORMS)}; "
+                                 "leave it unset to use the inventory's Provider documents)",
+                                 param_hint="'--platform' / STREAMVERSE_PLATFORM")
+    return name
+
+
 PlatformOpt = Annotated[
     str | None,
     typer.Option(
         "--platform",
         envvar="STREAMVERSE_PLATFORM",
+        callback=check_platform,
         help="'sim' runs against the embedded sim platform whatever Provider documents say.",
     ),
 ]
@@ -96,7 +115,8 @@ def workspace(
 ) -> Workspace:
     from ..engine.workspace import Workspace
 
-    return Workspace(inventory, state_dir=state_dir, variables=parse_vars(var), platform=platform, dry_run=dry_run)
+    return Workspace(inventory, state_dir=state_dir, variables=parse_vars(var), platform=check_platform(platform),
+                     dry_run=dry_run)
 
 
 def to_plain(data: Any) -> Any:
@@ -121,6 +141,18 @@ def emit(data: Any, output: Output, table: Callable[[], None]) -> None:
         sys.stdout.write(yaml.safe_dump(to_plain(data), sort_keys=False, default_flow_style=False))
     else:
         table()
+
+
+def emit_event(data: Any, output: Output) -> None:
+    """One event of a stream (reconcile ticks, runbook events): a JSON line, or a YAML document
+    (``---`` first, so the whole output is a multi-document YAML stream). Flushed at once."""
+    if output == Output.yaml:
+        import yaml
+
+        sys.stdout.write("---\n" + yaml.safe_dump(to_plain(data), sort_keys=False, default_flow_style=False))
+    else:
+        sys.stdout.write(json.dumps(to_plain(data), default=str, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
 
 
 def short(value: Any, width: int = 60) -> str:

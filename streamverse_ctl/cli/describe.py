@@ -47,7 +47,8 @@ def command(
             resources.append({"id": r.id, "provider": r.provider, "desired": dict(r.spec),
                               "actual": dict(cur.spec) if cur else None,
                               "status": "missing" if cur is None else ("in sync" if not fields else "differs"),
-                              "differences": [f.__dict__ for f in fields or []],
+                              "differences": [{"path": f.path, "before": f.before, "after": f.after}
+                                              for f in fields or []],
                               "why": ws.compiled.reasons.get(r.id, "")})
         file, line = doc.locate(())
         data: dict[str, Any] = {"kind": k, "name": name, "source": f"{file}:{line}", "labels": doc.labels,

@@ -19,12 +19,9 @@ def command(
     output: OutputOpt = Output.table,
 ) -> None:
     """Keep reconciling: plan every interval, report drift and pending changes, converge with --apply."""
-    import json
-    import sys
-
     from ..engine.reconcile import reconcile
     from ..inventory.models import parse_duration
-    from .common import console, parse_vars
+    from .common import console, emit_event, parse_vars
 
     try:
         seconds = parse_duration(interval)
@@ -55,7 +52,6 @@ def command(
             for r in tick.refusals:
                 console().print(f"    {escape(r)}", highlight=False)
         else:
-            sys.stdout.write(json.dumps(tick.as_dict()) + "\n")
-            sys.stdout.flush()
+            emit_event(tick.as_dict(), output)
     if iterations and worst:
         raise typer.Exit(1)

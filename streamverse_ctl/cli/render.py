@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
@@ -59,28 +60,88 @@ def plan_table(plan: Plan, verbose: bool = False) -> None:
         con.print(f"[bold yellow]guardrail[/] {escape('[' + r.name + ']')} {escape(r.message)}")
 
 
-def plan_markdown(plan: Plan) -> str:
+COMMENT_LIMIT = 65_536  # characters in a GitHub pull-request comment
+FOLD_ABOVE = 20  # changes: a longer plan folds into one <details> per provider and resource type
+FULL_PLAN_HINT = "`streamverse ctl plan -o json --out plan.json` (or the CI job's plan artifact)"
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")  # what can start emphasis, code, links, HTML or a cell
+
+
+def plan_markdown(plan: Plan, limit: int = COMMENT_LIMIT) -> str:
+    """The plan as a pull-request comment: every cell escaped, long plans folded per provider and
+    type, the whole at most ``limit`` characters (the rest is counted and pointed to)."""
     s = plan.summary()
-    lines = [f"### StreamVerse plan `{plan.id}`", "",
-             f"**{s['create']}** to create, **{s['update']}** to update, **{s['delete']}** to delete"
-             + (" — **refused by guardrails**" if plan.refusals else ""), ""]
-    if plan.changes:
-        lines += ["| | resource | provider | change | why |", "|---|---|---|---|---|"]
-        for c in plan.changes:
-            sym = SYMBOL[c.action][0]
-            change = "<br>".join(_md(x) for x in change_lines(c))
-            lines.append(f"| `{sym}` | `{c.id}` | {c.provider} | {change} | {_md(c.reason)} |")
-    else:
-        lines.append("No changes.")
-    for r in plan.refusals:
-        lines.append(f"- :warning: **{r.name}**: {_md(r.message)}")
-    for o in plan.overrides:
-        lines.append(f"- override {o['kind']}/{o['name']} by {o['who']} at {o['at']}: {_md(o.get('reason', ''))}")
-    return "\n".join(lines) + "\n"
+    head = [f"### StreamVerse plan `{plan.id}`", "",
+            f"**{s['create']}** to create, **{s['update']}** to update, **{s['delete']}** to delete"
+            + (" — **refused by guardrails**" if plan.refusals else ""), ""]
+    tail = [f"- :warning: **{md(r.name)}**: {md(r.message)}" for r in plan.refusals]
+    tail += [f"- override {md(o['kind'])}/{md(o['name'])} by {md(o['who'])} at {md(o['at'])}: "
+             f"{md(o.get('reason', ''))}" for o in plan.overrides]
+    if not plan.changes:
+        return "\n".join([*head, "No changes.", *tail]) + "\n"
+    table_head = ["| | resource | provider | change | why |", "|---|---|---|---|---|"]
+    groups: dict[tuple[str, str], list[Change]] = {}
+    for c in plan.changes:
+        groups.setdefault((c.provider, c.type), []).append(c)
+    fold = len(plan.changes) > FOLD_ABOVE
+    reserve = 400  # the truncation note and a closing </details>
+    budget = limit - len("\n".join(head + tail)) - reserve
+    body: list[str] = []
+    shown = 0
+    used = 0
+
+    def add(line: str) -> bool:
+        nonlocal used
+        if used + len(line) + 1 > budget:
+            return False
+        body.append(line)
+        used += len(line) + 1
+        return True
+
+    full = True
+    for (provider, type_), changes in groups.items():
+        if fold:
+            counts = ", ".join(f"{n} to {a}" for a in ("create", "update", "delete")
+                               if (n := sum(1 for c in changes if c.action == a)))
+            if not add(f"<details><summary>{_html(provider)} · {_html(type_)}: {counts}</summary>\n"):
+                full = False
+                break
+        if not all(add(x) for x in table_head):
+            full = False
+        for c in changes if full else []:
+            if not add(_row(c)):
+                full = False
+                break
+            shown += 1
+        if fold:
+            body.append("\n</details>\n")
+            used += len(body[-1]) + 1
+        if not full:
+            break
+    if not full:
+        body += ["", f"**{len(plan.changes) - shown} of {len(plan.changes)} changes are not shown** (a comment holds "
+                     f"at most {limit:,} characters): the full plan is {FULL_PLAN_HINT}."]
+    return "\n".join([*head, *body, *([""] if tail else []), *tail]) + "\n"
 
 
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+def _row(c: Change) -> str:
+    change = "<br>".join(md(x) for x in change_lines(c))
+    return f"| `{SYMBOL[c.action][0]}` | {_code(c.id)} | {md(c.provider)} | {change} | {md(c.reason)} |"
+
+
+def md(text: Any) -> str:
+    """Text safe in a Markdown table cell: special characters backslash-escaped, one line."""
+    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("&", "&amp;").replace("\r", " ").replace("\n", " ")
+
+
+def _code(text: str) -> str:
+    """A code span in a table cell (pipes still escaped, per GFM); text with a backtick is escaped instead."""
+    if "`" in text or "\n" in text:
+        return md(text)
+    return "`" + text.replace("|", "\\|") + "`"
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def drift_table(drift: list[Drift]) -> None:

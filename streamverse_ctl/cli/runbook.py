@@ -6,6 +6,7 @@ a guardrail or a capacity check, or another process holds the run's lock.
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,6 +23,7 @@ from .common import (
     VarOpt,
     console,
     emit,
+    emit_event,
     simple_table,
     workspace,
 )
@@ -55,7 +57,7 @@ def execute(name: str, params: dict[str, Any], *, inventory: Path, state_dir: Pa
     from ..runbook.engine import Runner, RunOptions, runbook_path_of
     from ..runbook.events import Events
     from .common import interactive
-    from .runbook_display import LiveDisplay, PlainPrinter, json_lines
+    from .runbook_display import LiveDisplay, PlainPrinter
 
     forced = _check_force(force)
     ws = workspace(inventory, state_dir, var, platform, dry_run=dry_run)
@@ -70,8 +72,8 @@ def execute(name: str, params: dict[str, Any], *, inventory: Path, state_dir: Pa
         rb = loader.load(path)
         events = Events()
         display: LiveDisplay | None = None
-        if output == Output.json:
-            events.sinks.append(json_lines)
+        if output in (Output.json, Output.yaml):  # one JSON line / one YAML document per event
+            events.sinks.append(lambda event: emit_event(event, output))
         elif console().is_terminal:
             display = LiveDisplay([s.id for s in rb.model.steps], _snapshot(ws))
             events.sinks.append(display)
@@ -153,9 +155,16 @@ def list_(runbooks: RunbooksOpt = None, output: OutputOpt = Output.table) -> Non
         raise typer.Exit(1)
 
 
+class ShowOutput(str, Enum):
+    markdown = "markdown"
+    json = "json"
+    yaml = "yaml"
+
+
 @app.command("show")
 def show(name: Annotated[str, typer.Argument(help="Runbook name or file.")], runbooks: RunbooksOpt = None,
-         output: Annotated[str, typer.Option("--output", "-o", help="markdown, json or yaml.")] = "markdown") -> None:
+         output: Annotated[ShowOutput, typer.Option("--output", "-o", help="markdown, json or yaml.")]
+         = ShowOutput.markdown) -> None:
     """Render a runbook as a Markdown checklist a person can follow by hand."""
     import sys
 
@@ -163,10 +172,10 @@ def show(name: Annotated[str, typer.Argument(help="Runbook name or file.")], run
     from ..runbook.markdown import to_markdown
 
     rb = load(find(name, runbooks or []))
-    if output == "markdown":
+    if output == ShowOutput.markdown:
         sys.stdout.write(to_markdown(rb))
         return
-    emit(rb.model.model_dump(by_alias=True, exclude_defaults=True), Output(output), lambda: None)
+    emit(rb.model.model_dump(by_alias=True, exclude_defaults=True), Output(output.value), lambda: None)
 
 
 @app.command("validate")

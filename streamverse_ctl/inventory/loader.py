@@ -28,6 +28,7 @@ from .yamlsource import Path_, SourceDoc, read_yaml
 
 VAR = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_]*)\}")
 YAML_SUFFIXES = (".yaml", ".yml")
+_INV_DOC = "\0document"  # key under which a layer's settings carry its Inventory document (for locations)
 
 
 def load_inventory(directory: str | Path, variables: Mapping[str, str] | None = None,
@@ -47,16 +48,25 @@ def load_inventory(directory: str | Path, variables: Mapping[str, str] | None = 
         raise InputError([outside])
     docs, settings, layers = _load_layer(root, problems, chain=[], trust_root=trust_root)
     merged_vars: dict[str, Any] = {}
+    var_origin: dict[str, Problem] = {}  # where each variable is set (its problems are reported there)
     for layer_settings in settings:
         layer_vars = layer_settings.get("variables")
         if isinstance(layer_vars, dict):  # anything else is reported by the Inventory document's validation
             merged_vars.update(layer_vars)
+            inv_doc = layer_settings.get(_INV_DOC)
+            for name in layer_vars:
+                var_origin[name] = inv_doc.problem("", ("spec", "variables", name)) if inv_doc else Problem("", "")
     for key, value in os.environ.items():
         if key.startswith("STREAMVERSE_VAR_"):
             merged_vars[key[len("STREAMVERSE_VAR_"):].lower()] = value
+            var_origin[key[len("STREAMVERSE_VAR_"):].lower()] = Problem("", f"environment {key}")
+    for name in variables or {}:
+        var_origin[name] = Problem("", f"--var {name}")
     merged_vars.update(variables or {})
+    merged_vars = _resolve_variables(merged_vars, var_origin, problems)
     for d in docs:
         d.spec = _substitute(d.spec, merged_vars, d, ("spec",), problems)
+        d.labels = _substitute(d.labels, merged_vars, d, ("metadata", "labels"), problems)
     problems += confine.check_file_references(docs, trust_root)
     state_path = None
     for layer_settings, layer_dir in zip(settings, layers, strict=True):
@@ -120,6 +130,9 @@ def _load_layer(root: Path, problems: list[Problem], chain: list[Path], trust_ro
         elif not found:
             problems.append(inv.problem(f"base inventory directory not found: {_display(base_dir)}",
                                         ("spec", "extends")))
+        elif base_dir in (*chain, resolved):  # reported here, where the extends line is known
+            cycle = " -> ".join(_display(p) for p in [*chain, resolved, base_dir])
+            problems.append(inv.problem(f"overlay cycle: {cycle}", ("spec", "extends")))
         else:
             base_docs, settings, layers = _load_layer(base_dir, problems, [*chain, resolved], trust_root)
     merged: dict[tuple[str, str], Document] = {(d.kind, d.name): d for d in base_docs}
@@ -139,14 +152,14 @@ def _load_layer(root: Path, problems: list[Problem], chain: list[Path], trust_ro
             from .validate import validate_document
 
             problems.extend(validate_document(inv))
-    settings.append(inv_spec)
+    settings.append({**inv_spec, _INV_DOC: inv} if inv else inv_spec)
     layers.append(root)
     return result, settings, layers
 
 
 def _read_directory(root: Path, problems: list[Problem]) -> list[Document]:
-    files = sorted(p for p in root.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
-    if not files:
+    files = _yaml_files(root, problems)
+    if not files and not problems:
         problems.append(Problem("no YAML files (*.yaml, *.yml) in inventory directory", _display(root)))
     docs: list[Document] = []
     for path in files:
@@ -157,6 +170,57 @@ def _read_directory(root: Path, problems: list[Problem]) -> list[Document]:
             if doc is not None:
                 docs.append(doc)
     return docs
+
+
+def _yaml_files(root: Path, problems: list[Problem]) -> list[Path]:
+    """Every regular ``*.yaml``/``*.yml`` file under ``root`` (symlinked files followed, symlinked
+    directories not). A YAML-named entry that is not one — a symlink loop, a dangling link, a FIFO, a
+    device, a directory named ``x.yaml`` — and an unreadable directory are problems, never skipped: a
+    skipped file's resources would be planned for delete. Types come from lstat/stat: nothing is opened."""
+    import stat as st_
+
+    from .yamlsource import file_type
+
+    found: list[Path] = []
+
+    def walk_error(exc: OSError) -> None:
+        where = Path(exc.filename) if exc.filename else root
+        problems.append(Problem(f"cannot read directory: {exc.strerror or exc}", _display(where)))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=walk_error, followlinks=False):
+        dirnames.sort()
+        for name in sorted([*dirnames, *filenames]):
+            if not name.endswith(YAML_SUFFIXES):
+                continue
+            path = Path(dirpath) / name
+            shown = _display(path)
+            try:
+                mode = path.lstat().st_mode
+                link = st_.S_ISLNK(mode)
+                if link:
+                    mode = path.stat().st_mode  # follows the link
+            except OSError as exc:
+                import errno
+
+                if exc.errno == errno.ELOOP:
+                    problems.append(Problem("symbolic link loop: the link never reaches a file", shown))
+                elif exc.errno == errno.ENOENT:
+                    problems.append(Problem(f"dangling symbolic link: its target {os.readlink(path)!r} does not "
+                                            "exist", shown))
+                else:
+                    problems.append(Problem(f"cannot read file: {exc.strerror or exc}", shown))
+                continue
+            if st_.S_ISREG(mode):
+                found.append(path)
+                continue
+            via = "a symbolic link to " if link else ""
+            what = file_type(mode)
+            if st_.S_ISDIR(mode):
+                problems.append(Problem(f"{via}{what} named like a YAML file: inventory files must be regular "
+                                        "files (rename it)", shown))
+            else:
+                problems.append(Problem(f"not a regular file: it is {via}{what}", shown))
+    return sorted(found)
 
 
 def _document(src: SourceDoc, problems: list[Problem]) -> Document | None:
@@ -251,6 +315,55 @@ def merge_patch(target: Any, patch: Any) -> Any:
         else:
             out[key] = merge_patch(out.get(key), value)
     return out
+
+
+def _resolve_variables(values: dict[str, Any], origin: Mapping[str, Problem],
+                       problems: list[Problem]) -> dict[str, Any]:
+    """Variables may use other variables (``url: https://${host}``): resolve them, reporting a cycle
+    (``a -> b -> a``) or an undefined name at the variable's own file and line."""
+    resolved: dict[str, Any] = {}
+    failed: set[str] = set()
+
+    def report(name: str, message: str) -> None:
+        where = origin.get(name) or Problem("", "")
+        problems.append(Problem(message, where.file, where.line, where.document, where.field))
+
+    def resolve(name: str, stack: tuple[str, ...]) -> Any:
+        if name in resolved:
+            return resolved[name]
+        if name in failed:
+            return values[name]
+        value = values[name]
+        if not isinstance(value, str) or "${" not in value:
+            resolved[name] = value
+            return value
+        if name in stack:
+            cycle = " -> ".join((*stack[stack.index(name):], name))
+            report(name, f"variable cycle: {cycle}")
+            failed.update(stack[stack.index(name):])
+            return value
+        whole = VAR.fullmatch(value)
+
+        def repl(m: re.Match[str]) -> str:
+            if m.group(1):
+                return "$${" + m.group(2) + "}"  # stays escaped until the value is used
+            ref = m.group(2)
+            if ref not in values:
+                report(name, f"undefined variable '{ref}' in variable '{name}'")
+                return m.group(0)
+            return str(resolve(ref, (*stack, name)))
+
+        if whole and not whole.group(1) and whole.group(2) in values:
+            out = resolve(whole.group(2), (*stack, name))
+        else:
+            out = VAR.sub(repl, value)
+        if name not in failed:
+            resolved[name] = out
+        return out
+
+    for name in values:
+        resolve(name, ())
+    return {k: v for k, v in resolved.items() if k not in failed} | {k: values[k] for k in failed}
 
 
 def _substitute(value: Any, variables: Mapping[str, Any], doc: Document, path: Path_,

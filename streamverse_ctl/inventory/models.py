@@ -6,10 +6,11 @@ Cross-document meaning (references, uniqueness) is checked in :mod:`.semantics`.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..core.secrets import plain_secrets
@@ -52,10 +53,43 @@ def name_problem(name: str) -> str | None:
             f"letter or digit, 1 to {NAME_MAX_LENGTH} characters")
 
 
+# Labels are Kubernetes-style: a key is an optional DNS-subdomain prefix and "/" and a name of at most 63
+# letters, digits, "-", "_" and "."; a value is a string of at most 63 of those (or empty). No nesting.
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+LABEL_KEY = rf"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?{_LABEL_NAME}$"
+LABEL_VALUE = rf"^({_LABEL_NAME})?$"
+LabelKey = Annotated[str, Field(pattern=LABEL_KEY, max_length=317)]
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE, max_length=63)]
+Labels = dict[LabelKey, LabelValue]
+
+
+def _ip_address(value: str) -> str:
+    try:
+        if "%" in value:  # a scoped IPv6 address (fe80::1%eth0) is not an address DNS can answer with
+            raise ValueError(value)
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError(f"'{value}' is not an IP address (IPv4 like 198.51.100.10 or IPv6 like 2001:db8::10)"
+                         ) from None
+    return value
+
+
+_IPV4 = r"((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_H = "[0-9A-Fa-f]{1,4}"
+_IPV6 = ("(" + "|".join([
+    rf"({_H}:){{7}}{_H}", rf"({_H}:){{1,7}}:", rf"({_H}:){{1,6}}:{_H}", rf"({_H}:){{1,5}}(:{_H}){{1,2}}",
+    rf"({_H}:){{1,4}}(:{_H}){{1,3}}", rf"({_H}:){{1,3}}(:{_H}){{1,4}}", rf"({_H}:){{1,2}}(:{_H}){{1,5}}",
+    rf"{_H}:(:{_H}){{1,6}}", rf":((:{_H}){{1,7}}|:)", rf"({_H}:){{6}}{_IPV4}", rf"({_H}:){{1,5}}:{_IPV4}",
+    rf"({_H}:){{1,4}}(:{_H}){{0,1}}:{_IPV4}", rf"::({_H}:){{0,5}}{_IPV4}",
+]) + ")")
+IPAddress = Annotated[str, AfterValidator(_ip_address), WithJsonSchema({
+    "type": "string", "pattern": f"^({_IPV4}|{_IPV6})$", "description": "an IPv4 or IPv6 address"})]
+
+
 class Metadata(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
-    labels: dict[str, str] = Field(default_factory=dict)
+    labels: Labels = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
@@ -92,7 +126,7 @@ class RegionSpec(Spec):
     kube_context: str = Field(description="Kubernetes context of the region's cluster")
     capacity: Capacity
     failover_secondary: str = Field(description="region that takes this one's traffic first")
-    endpoints: list[str] = Field(min_length=1, description="ingress addresses DNS answers point at")
+    endpoints: list[IPAddress] = Field(min_length=1, description="ingress IP addresses DNS answers point at")
     cloud: Literal["aws", "gcp", "azure", "onprem"] = "aws"
 
 

@@ -14,6 +14,10 @@ What the schema knows and the loader does too:
 * a string containing a variable reference ``${name}`` is accepted wherever ``spec`` expects a
   number, boolean, enum value or patterned string, since it is only checked after substitution.
 
+* ``Provider.spec.settings`` follows the settings model of its ``spec.type`` (one ``if``/``then`` rule
+  per provider type, from :mod:`.provider_settings`), as validate checks it;
+* labels are Kubernetes-style strings (keys and values), region endpoints are IP addresses.
+
 What only ``streamverse ctl validate`` checks: cross-field and cross-document rules (references
 to regions, ladders, PoPs; routing needs its fields; ``minNodes <= maxNodes``; ...).
 """
@@ -57,8 +61,10 @@ def kind_models(registry: Registry[Any] | None = None) -> tuple[dict[str, type[B
 def inventory_schema(registry: Registry[Any] | None = None) -> dict[str, Any]:
     """The JSON Schema of one inventory document, covering every registered kind."""
     found, broken = kind_models(registry)
+    settings = provider_settings_models()
     mode: JsonSchemaMode = "validation"
-    refs, top = models_json_schema([(model, mode) for model in found.values()], by_alias=True)
+    models = list(dict.fromkeys([*found.values(), *settings.values()]))
+    refs, top = models_json_schema([(model, mode) for model in models], by_alias=True)
     defs: dict[str, Any] = top.get("$defs", {})
     _tidy(defs)
     for def_name, schema in list(defs.items()):
@@ -67,6 +73,11 @@ def inventory_schema(registry: Registry[Any] | None = None) -> dict[str, Any]:
     metadata = m.Metadata.model_json_schema()
     _tidy(metadata)
     metadata.pop("title", None)
+    labels = metadata.get("properties", {}).get("labels")
+    if isinstance(labels, dict):  # label values are substituted too: a ${variable} may stand for one
+        if "patternProperties" in labels:  # a key not matching the key pattern is an error, as in validate
+            labels["additionalProperties"] = False
+        metadata["properties"]["labels"] = _convert(labels)
     rules: list[dict[str, Any]] = []
     for kind in sorted({*found, *broken}):
         if kind in spec_refs:
@@ -76,6 +87,13 @@ def inventory_schema(registry: Registry[Any] | None = None) -> dict[str, Any]:
         rules.append({
             "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
             "then": {"properties": {"spec": spec}},
+        })
+    for ptype, model in sorted(settings.items()):  # Provider.spec.settings by spec.type, as validate checks
+        rules.append({
+            "if": {"properties": {"kind": {"const": "Provider"},
+                                  "spec": {"properties": {"type": {"const": ptype}}, "required": ["type"]}},
+                   "required": ["kind", "spec"]},
+            "then": {"properties": {"spec": {"properties": {"settings": dict(refs[(model, mode)])}}}},
         })
     return {
         "$schema": DRAFT,
@@ -94,6 +112,20 @@ def inventory_schema(registry: Registry[Any] | None = None) -> dict[str, Any]:
         "allOf": rules,
         "$defs": defs,
     }
+
+
+def provider_settings_models() -> dict[str, type[BaseModel]]:
+    """provider type -> its settings model, for every registered provider that declares one."""
+    from ..core.registry import providers
+    from .provider_settings import BUILTIN_SETTINGS, settings_model
+
+    out: dict[str, type[BaseModel]] = dict(BUILTIN_SETTINGS)
+    for name in providers.names():
+        if name not in out:
+            model = settings_model(name)
+            if model is not None:
+                out[name] = model
+    return out
 
 
 def _tidy(schema: Any) -> None:

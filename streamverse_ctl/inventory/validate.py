@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..core.errors import PermanentError, Problem
 from ..core.registry import kinds
@@ -35,6 +35,37 @@ def _kind_model(kind: str) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
+_labels: TypeAdapter[dict[str, str]] | None = None
+
+
+def _check_labels(d: Document) -> list[Problem]:
+    """metadata.labels against the same type the schema exports (string values, Kubernetes-style)."""
+    global _labels
+    if not d.labels:
+        return []
+    if _labels is None:
+        _labels = TypeAdapter(m.Labels)
+    try:
+        _labels.validate_python(d.labels)
+    except ValidationError as exc:
+        out = []
+        for err in exc.errors():
+            loc = tuple(x for x in err["loc"] if x != "[key]")
+            what = "label key" if "[key]" in err["loc"] else "label value"
+            msg = err["msg"]
+            if err["type"] == "string_pattern_mismatch":
+                msg = (f"{what} {err['input']!r} must be at most 63 letters, digits, '-', '_' or '.', beginning and "
+                       "ending with a letter or digit" + (" (a key may have a DNS prefix and '/')"
+                                                           if what == "label key" else ""))
+            elif err["type"] == "string_type":
+                msg = f"a label value must be a string (got {err['input']!r}; quote it)"
+            elif "input" in err:
+                msg = f"{msg} (got {err['input']!r})"
+            out.append(d.problem(msg, ("metadata", "labels", *loc[:1])))
+        return out
+    return []
+
+
 def validate_document(d: Document) -> list[Problem]:
     bad_name = m.name_problem(d.name)
     problems: list[Problem] = []
@@ -46,14 +77,45 @@ def validate_document(d: Document) -> list[Problem]:
     model = _kind_model(d.kind)
     if model is None:
         return [*problems, d.problem(f"unknown kind '{d.kind}' (known: {', '.join(kinds.names())})", ("kind",))]
+    problems += _check_labels(d)
     try:
         d.model = model.model_validate(d.spec)
     except ValidationError as exc:
-        return [*problems, *(_from_pydantic(d, err) for err in exc.errors())]
+        return problems + [_from_pydantic(d, err) for err in exc.errors()]
+    if problems:
+        d.model = None
+    if d.kind == "Provider" and isinstance(d.model, m.ProviderSpec):
+        problems += check_provider_settings(d, d.model.type, d.model.settings)
     return problems
 
 
-def _from_pydantic(d: Document, err: Any) -> Problem:
+def check_provider_settings(d: Document, provider_type: str, settings: dict[str, Any]) -> list[Problem]:
+    """``spec.settings`` against the provider type's settings model (the one ``schema`` exports)."""
+    import difflib
+
+    from .provider_settings import known_keys, settings_model
+
+    model = settings_model(provider_type)
+    if model is None:  # an unknown type is reported by the meaning pass; a plugin may declare no model
+        return []
+    try:
+        model.model_validate(settings)
+    except ValidationError as exc:
+        out = []
+        keys = known_keys(model)
+        for err in exc.errors():
+            if err["type"] == "extra_forbidden" and err["loc"] and len(err["loc"]) == 1:
+                near = difflib.get_close_matches(str(err["loc"][0]), keys, n=1, cutoff=0.6) or \
+                    [k for k in keys if k.lower() == str(err["loc"][0]).lower().replace("_", "")]
+                hint = f"did you mean {near[0]}?" if near else f"{provider_type} settings: {', '.join(keys)}"
+                out.append(d.problem(f"unknown field ({hint})", ("spec", "settings", *err["loc"])))
+            else:
+                out.append(_from_pydantic(d, err, ("spec", "settings")))
+        return out
+    return []
+
+
+def _from_pydantic(d: Document, err: Any, prefix: tuple[str, ...] = ("spec",)) -> Problem:
     loc = tuple(x for x in err["loc"] if not (isinstance(x, str) and (x.startswith(("function-", "literal[")) or x in
                                                                       {"str", "int", "float", "bool"})))
     msg = err["msg"]
@@ -65,7 +127,7 @@ def _from_pydantic(d: Document, err: Any) -> Problem:
         msg = msg[len("Value error, "):]
     elif "input" in err and err["type"] not in ("missing",):
         msg = f"{msg} (got {err['input']!r})"
-    return d.problem(msg, ("spec", *loc))
+    return d.problem(msg, (*prefix, *loc))
 
 
 def check_meaning(inv: Inventory) -> list[Problem]:

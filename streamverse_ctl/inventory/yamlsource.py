@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -148,11 +150,16 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[list[SourceDoc], 
     parsed again; the result is the same either way.
     """
     file = display or str(path)
+    raw, problem = read_regular_file(path, file)
+    if problem is not None:
+        return [], [problem]
     try:
-        raw = path.read_bytes()
         text = raw.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [Problem(f"cannot read file: {exc}", file)]
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return [], [Problem(f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at column {column} (save the file as "
+                            "UTF-8)", file, line)]
     cached = parsecache.load(raw)
     if cached is not None:
         lazy = _FileLines(raw, file)
@@ -161,6 +168,47 @@ def read_yaml(path: Path, display: str | None = None) -> tuple[list[SourceDoc], 
     docs, problems = _parse(text, file)
     parsecache.store(raw, [(d.data, d.line) for d in docs], [(p.message, p.line, p.field) for p in problems])
     return docs, problems
+
+
+def file_type(mode: int) -> str:
+    """What a non-regular file is, for messages."""
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def read_regular_file(path: Path, file: str) -> tuple[bytes, Problem | None]:
+    """The bytes of a regular file, or a problem naming what it is instead.
+
+    Opened non-blocking and checked with fstat before any read, so a FIFO, a device (/dev/zero) or a
+    file swapped for one after the directory was listed never hangs or fills memory."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        return b"", Problem(f"cannot read file: {exc.strerror or exc}", file)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return b"", Problem(f"not a regular file: it is {file_type(st.st_mode)}", file)
+        if st.st_size > MAX_FILE_BYTES:
+            return b"", Problem(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB", file)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(MAX_FILE_BYTES + 1), None
+    except OSError as exc:
+        return b"", Problem(f"cannot read file: {exc.strerror or exc}", file)
+    finally:
+        os.close(fd)
 
 
 def _parse(text: str, file: str) -> tuple[list[SourceDoc], list[Problem]]:

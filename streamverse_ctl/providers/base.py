@@ -66,6 +66,9 @@ class Provider(abc.ABC):
     max_concurrency: ClassVar[int] = 4
     #: attempts for a batch or read that raises TemporaryError
     retry_attempts: ClassVar[int] = 5
+    #: the pydantic model of ``Provider.spec.settings`` (validate checks it, schema exports it); the
+    #: built-ins' live in :mod:`streamverse_ctl.inventory.provider_settings`, so validating never imports a client
+    settings_model: ClassVar[type[Any] | None] = None
 
     def __init__(self, name: str, settings: Mapping[str, Any], context: ProviderContext) -> None:
         self.name = name

@@ -84,6 +84,7 @@ from kubernetes.client.exceptions import ApiException
 from ..core.errors import PermanentError, StreamverseError, TemporaryError
 from ..core.resources import Change, Resource
 from ..core.secrets import Secret, redact
+from ..inventory.provider_settings import KubernetesSettings
 from .base import Provider, ProviderContext, VerifyResult
 
 POOL = "transcode.pool"
@@ -154,6 +155,7 @@ class _Cluster:
 
 class KubernetesProvider(Provider):
     provider_type = "kubernetes"
+    settings_model: ClassVar[type[Any] | None] = KubernetesSettings  # spec.settings, checked by validate
     resource_types: ClassVar[frozenset[str]] = frozenset({POOL, LADDER})
     features: ClassVar[frozenset[str]] = frozenset()
 

@@ -45,6 +45,7 @@ from ..core.errors import PermanentError, TemporaryError
 from ..core.resources import Change, Resource
 from ..core.secrets import Secret
 from ..core.specs import FEATURE_FAILOVER, FEATURE_GEO, FEATURE_HEALTHCHECK, FEATURE_WEIGHTED
+from ..inventory.provider_settings import PowerDNSSettings
 from .base import Provider, ProviderContext, VerifyResult
 from .dnsrecords import (
     DEFAULT_OWNER,
@@ -76,6 +77,7 @@ MARKER_TTL = 300
 
 class PowerDNSProvider(Provider):
     provider_type = "powerdns"
+    settings_model: ClassVar[type[Any] | None] = PowerDNSSettings  # spec.settings, checked by validate
     resource_types: ClassVar[frozenset[str]] = frozenset({RECORD, HEALTHCHECK})
     features: ClassVar[frozenset[str]] = frozenset(
         {FEATURE_WEIGHTED, FEATURE_FAILOVER, FEATURE_GEO, FEATURE_HEALTHCHECK})

@@ -65,6 +65,7 @@ from ..core.errors import PermanentError, TemporaryError
 from ..core.resources import Change, Resource
 from ..core.secrets import Secret
 from ..core.specs import FEATURE_FAILOVER, FEATURE_HEALTHCHECK
+from ..inventory.provider_settings import RFC2136Settings
 from .base import Provider, ProviderContext, VerifyResult
 from .dnsrecords import (
     DEFAULT_OWNER,
@@ -105,6 +106,7 @@ class ZoneState:
 
 class RFC2136Provider(Provider):
     provider_type = "rfc2136"
+    settings_model: ClassVar[type[Any] | None] = RFC2136Settings  # spec.settings, checked by validate
     resource_types: ClassVar[frozenset[str]] = frozenset({RECORD, HEALTHCHECK})
     features: ClassVar[frozenset[str]] = frozenset({FEATURE_FAILOVER, FEATURE_HEALTHCHECK})
     max_concurrency: ClassVar[int] = 1  # every UPDATE carries the SOA of the one before

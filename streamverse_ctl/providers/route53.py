@@ -86,6 +86,7 @@ from ..core.specs import (
     FEATURE_LATENCY,
     FEATURE_WEIGHTED,
 )
+from ..inventory.provider_settings import Route53Settings
 from . import r53registry as registry
 from .base import BatchListener, Provider, ProviderContext, VerifyResult
 from .dnsrecords import (
@@ -172,6 +173,7 @@ def _pack(changes: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 class Route53Provider(Provider):
     provider_type = "route53"
+    settings_model: ClassVar[type[Any] | None] = Route53Settings  # spec.settings, checked by validate
     resource_types: ClassVar[frozenset[str]] = frozenset({RECORD, HEALTHCHECK})
     features: ClassVar[frozenset[str]] = frozenset(
         {FEATURE_WEIGHTED, FEATURE_LATENCY, FEATURE_GEO, FEATURE_FAILOVER, FEATURE_HEALTHCHECK}
