@@ -262,8 +262,9 @@ def test_missing_inventory_directory(cli: CLI) -> None:
 
 
 def test_kill_9_mid_apply_then_rerun_converges_without_repeating(cli: CLI) -> None:
-    # make the first apply slow: the sim platform takes 0.2 s per write
-    cli.ok("sim", "faults", "--write-delay", "0.2")
+    # make the first apply slow: the sim platform takes 0.5 s per write, so the ~37 s apply is still running
+    # when the poll below (two CLI processes per round, slow on a loaded machine) sees 8 changes done
+    cli.ok("sim", "faults", "--write-delay", "0.5")
     proc = subprocess.Popen(cli.cmd("apply", "--platform", "sim", "--auto-approve"), cwd=cli.cwd, env=cli.env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
