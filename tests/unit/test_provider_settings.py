@@ -82,8 +82,10 @@ def validate_says(tmp_path: Path, data: dict[str, Any]) -> list[str]:
 
 @pytest.mark.parametrize(("ptype", "settings"), GOOD, ids=lambda v: repr(v)[:60])
 def test_good_settings_pass_validate_and_schema(tmp_path: Path, validator: jsonschema.Draft202012Validator,
-                                                ptype: str, settings: dict[str, Any]) -> None:
+                                                ptype: str, settings: dict[str, Any],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     data = provider_doc(ptype, settings)
+    monkeypatch.setenv("STREAMVERSE_SECRETS_DIR", "/run")  # the secrets directory the tsigSecret file is in
     assert validate_says(tmp_path, data) == []
     assert [e.message for e in validator.iter_errors(data)] == []
 
