@@ -1,10 +1,13 @@
-"""``streamverse ctl slo``: SLOs as code (Prometheus rule files; see compiler/slo_rules.py).
+"""``streamverse ctl slo``: SLOs as code (compiler/slo_rules.py, compiler/slo_dashboards.py).
 
 ``slo rules`` writes, for every SLO document, SLI error-ratio recording rules (5m ... 30d), SLO
 metadata rules and multi-window multi-burn-rate alerts (page / ticket), plus the platform's own
 recording rules (``streamverse.rules.yml``). Without ``--out`` everything goes to standard output
 as one rule file; with it, one file per SLO (``slo-<name>.rules.yml``). Check them with
 ``promtool check rules DIR/*.yml``.
+
+``slo dashboards`` writes the Grafana dashboard JSON (``streamverse-global-status.json``) that the
+provisioning files in ``deploy/grafana/provisioning`` load.
 """
 
 from __future__ import annotations
@@ -79,3 +82,35 @@ def rules(inventory: InventoryOpt = DEFAULT_INVENTORY, var: VarOpt = None, out: 
         path.write_text(_render(rule_file, output), encoding="utf-8")
         count = sum(len(g["rules"]) for g in rule_file["groups"])
         err_console().print(f"wrote {path}: {count} rules", highlight=False)
+
+
+DashOutOpt = Annotated[Path | None, typer.Option(
+    "--out", help="Write the dashboard JSON into DIR (for Grafana's file provisioning) instead of standard output.",
+    metavar="DIR")]
+
+
+@app.command("dashboards")
+def dashboards(inventory: InventoryOpt = DEFAULT_INVENTORY, var: VarOpt = None, out: DashOutOpt = None) -> None:
+    """Grafana dashboard JSON: regions, traffic, load vs capacity, hit ratio, budgets and burn rates.
+
+    Example: streamverse ctl slo dashboards -i inventories/production --out /var/lib/grafana/dashboards/streamverse
+    """
+    import json
+    import sys
+
+    from ..compiler.slo_dashboards import UID, dashboard
+    from ..inventory import load_inventory
+    from ..inventory import models as m
+    from .common import err_console, parse_vars
+
+    inv = load_inventory(inventory, parse_vars(var))
+    board = dashboard(inv.specs("Region", m.RegionSpec), dict(sorted(inv.specs("SLO", m.SLOSpec).items())))
+    text = json.dumps(board, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{UID}.json"
+    path.write_text(text, encoding="utf-8")
+    err_console().print(f"wrote {path}: dashboard {board['title']!r}, {len(board['panels'])} panels",
+                        highlight=False)

@@ -81,3 +81,14 @@ def test_slo_rules_bad_slo_exit_1_with_every_problem(cli: CLI) -> None:
     assert "spec.availabilityPercent: an objective of 100 % leaves no error budget: give less than 100" in lines
     assert any(line.startswith("spec.metrics.startup.histogram: not a Prometheus series selector") for line in lines)
     assert "inventories/base/policies.yaml:17: SLO/platform: spec.availabilityPercent" in out.stderr
+
+
+def test_slo_dashboards_stdout_and_out_dir(cli: CLI) -> None:
+    board = json.loads(cli.ok("slo", "dashboards").stdout)
+    assert board["uid"] == "streamverse-global-status" and board["schemaVersion"] >= 36
+    assert [p["title"] for p in board["panels"] if p["type"] == "row"] == ["Global status", "SLO platform"]
+    out_dir = cli.cwd / "dashboards"
+    result = cli.ok("slo", "dashboards", "--out", str(out_dir))
+    path = out_dir / "streamverse-global-status.json"
+    assert f"wrote {path}: dashboard 'StreamVerse global status', {len(board['panels'])} panels" in result.stderr
+    assert json.loads(path.read_text(encoding="utf-8")) == board

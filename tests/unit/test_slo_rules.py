@@ -7,6 +7,7 @@ stays quiet under normal traffic; a slow burn opens a ticket without paging.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,91 @@ def test_prometheus_source_recording_rules_come_from_the_one_source() -> None:
     from streamverse_ctl.providers.prometheus import RECORDING_RULES
 
     assert yaml.safe_load(RECORDING_RULES) == {"groups": [slo_rules.BASE_GROUP]}
+
+
+# ----- dashboards (compiler/slo_dashboards.py) -------------------------------------------------------
+
+PANEL_TYPES = {"row", "stat", "timeseries", "piechart", "bargauge"}
+GRAFANA_VARIABLES = {"__rate_interval", "__interval", "__range"}
+
+
+def _production_dashboard() -> dict[str, Any]:
+    from streamverse_ctl.compiler.slo_dashboards import dashboard
+
+    inv = load_inventory(ROOT / "inventories" / "production")
+    return dashboard(inv.specs("Region", m.RegionSpec), inv.specs("SLO", m.SLOSpec))
+
+
+def test_dashboard_has_the_json_model_required_fields() -> None:
+    board = _production_dashboard()
+    assert isinstance(board["schemaVersion"], int) and board["schemaVersion"] >= 36
+    assert board["uid"] == "streamverse-global-status" and board["title"]
+    variables = {v["name"]: v for v in board["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource" and variables["datasource"]["query"] == "prometheus"
+    assert variables["region"]["multi"] and variables["region"]["includeAll"]
+    ids: set[int] = set()
+    cells: set[tuple[int, int]] = set()
+    for panel in board["panels"]:
+        assert panel["type"] in PANEL_TYPES, panel
+        assert isinstance(panel["id"], int) and panel["id"] not in ids
+        ids.add(panel["id"])
+        pos = panel["gridPos"]
+        assert set(pos) == {"h", "w", "x", "y"} and all(isinstance(v, int) for v in pos.values())
+        assert pos["x"] >= 0 and pos["w"] > 0 and pos["x"] + pos["w"] <= 24 and pos["h"] > 0
+        mine = {(x, y) for x in range(pos["x"], pos["x"] + pos["w"]) for y in range(pos["y"], pos["y"] + pos["h"])}
+        assert not mine & cells, f"{panel['title']} overlaps another panel"
+        cells |= mine
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+        assert panel["targets"], panel["title"]
+        assert len({t["refId"] for t in panel["targets"]}) == len(panel["targets"])
+        for target in panel["targets"]:
+            assert target["datasource"] == panel["datasource"] and target["expr"]
+            used = set(re.findall(r"\$\{?(\w+)", target["expr"]))
+            assert used <= set(variables) | GRAFANA_VARIABLES, (panel["title"], used)
+
+
+def test_dashboard_covers_global_status_and_every_slo() -> None:
+    board = _production_dashboard()
+    titles = [p["title"] for p in board["panels"]]
+    for title in ("Region health", "Traffic share", "Load vs capacity", "CDN hit ratio by region", "SLO platform"):
+        assert title in titles
+    for sli in slo_rules.SLIS:
+        assert f"{sli}: error budget remaining" in titles and f"{sli}: burn rate" in titles
+    load = next(p for p in board["panels"] if p["title"] == "Load vs capacity")
+    inv = load_inventory(ROOT / "inventories" / "production")
+    regions = inv.specs("Region", m.RegionSpec)
+    assert [t["legendFormat"] for t in load["targets"]] == sorted(regions)
+    for target in load["targets"]:
+        capacity = regions[target["legendFormat"]].capacity.max_rps
+        assert target["expr"].endswith(f" / {capacity}")
+        assert f'region=~"{target["legendFormat"]}"' in target["expr"]
+
+
+def test_dashboard_queries_are_valid_promql(promtool: str, tmp_path: Path) -> None:
+    # promtool parses every query as a recording rule (Grafana's variables filled in as Grafana would)
+    board = _production_dashboard()
+    rules = [{"record": f"dashboard:query:{i}",
+              "expr": t["expr"].replace("$__rate_interval", "5m").replace("$region", ".*")}
+             for i, t in enumerate(t for p in board["panels"] for t in p.get("targets", []))]
+    (tmp_path / "queries.yml").write_text(yaml.safe_dump({"groups": [{"name": "q", "rules": rules}]}))
+    result = _run(promtool, "check", "rules", "queries.yml", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in result.stdout
+
+
+def test_shipped_dashboard_and_provisioning_files() -> None:
+    import json
+
+    shipped = ROOT / "deploy" / "grafana" / "dashboards" / "streamverse-global-status.json"
+    assert json.loads(shipped.read_text(encoding="utf-8")) == _production_dashboard(), (
+        "regenerate: streamverse ctl slo dashboards -i inventories/production --out deploy/grafana/dashboards")
+    dashboards = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards.yaml").read_text())
+    assert dashboards["apiVersion"] == 1
+    (provider,) = dashboards["providers"]
+    assert provider["type"] == "file" and provider["options"]["path"].startswith("/")
+    datasources = yaml.safe_load((ROOT / "deploy/grafana/provisioning/datasources.yaml").read_text())
+    assert datasources["apiVersion"] == 1
+    (source,) = datasources["datasources"]
+    assert source["type"] == "prometheus" and source["isDefault"] and source["url"].startswith("http")
