@@ -47,14 +47,20 @@ def _render(rule_file: dict[str, Any], fmt: RuleFormat) -> str:
 
 def rule_files(inventory: Path, variables: list[str] | None) -> dict[str, dict[str, Any]]:
     """File stem -> rule file: ``streamverse`` (the platform's rules), then ``slo-<name>`` per SLO."""
-    from ..compiler.slo_rules import base_rule_file, slo_rule_file
+    from ..compiler.slo_rules import base_rule_file, slo_rule_file, unreachable_alerts
     from ..inventory import load_inventory
     from ..inventory import models as m
-    from .common import parse_vars
+    from .common import err_console, parse_vars
 
     inv = load_inventory(inventory, parse_vars(variables))
     files = {"streamverse": base_rule_file()}
-    for name, spec in sorted(inv.specs("SLO", m.SLOSpec).items()):
+    specs = sorted(inv.specs("SLO", m.SLOSpec).items())
+    if not specs:
+        err_console().print(f"[yellow]warning:[/] {inventory} has no SLO document: only the platform's "
+                            "recording rules are written", markup=True, highlight=False)
+    for name, spec in specs:
+        for message in unreachable_alerts(name, spec):
+            err_console().print(f"[yellow]warning:[/] {message}", markup=True, highlight=False)
         files[f"slo-{name}"] = slo_rule_file(name, spec)
     return files
 

@@ -220,6 +220,19 @@ def sli_groups(s: SLI) -> list[dict[str, Any]]:
             {"name": f"{base}-alerts", "rules": alerts}]
 
 
+def unreachable_alerts(name: str, spec: m.SLOSpec) -> list[str]:
+    """Burn-rate alerts that can never fire: the factor times the budget is 100 % or more (an
+    objective under 93.06 % cannot burn at 14.4x)."""
+    out = []
+    for s in slis(name, spec):
+        for severity, factor, long, short in BURN_ALERTS:
+            if factor * s.budget >= 1:
+                out.append(f"SLO {name}/{s.sli}: the {severity} alert at {_num(factor)}x over {long} and {short} "
+                           f"can never fire: the objective {_num(s.objective * 100)} % leaves a budget of "
+                           f"{_num(s.budget * 100)} %, {_num(factor)}x of it is 100 % errors or more")
+    return out
+
+
 def slo_rule_file(name: str, spec: m.SLOSpec) -> dict[str, Any]:
     """The rule file (``{"groups": [...]}``) of one SLO document."""
     groups: list[dict[str, Any]] = []

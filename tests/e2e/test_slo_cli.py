@@ -92,3 +92,22 @@ def test_slo_dashboards_stdout_and_out_dir(cli: CLI) -> None:
     path = out_dir / "streamverse-global-status.json"
     assert f"wrote {path}: dashboard 'StreamVerse global status', {len(board['panels'])} panels" in result.stderr
     assert json.loads(path.read_text(encoding="utf-8")) == board
+
+
+def test_two_slos_two_files_and_a_warning_for_alerts_that_cannot_fire(cli: CLI, promtool: str) -> None:
+    (cli.inventory / "slo-internal.yaml").write_text(
+        "apiVersion: streamverse.io/v1\nkind: SLO\nmetadata: {name: internal-api}\n"
+        "spec: {cdnHitRatioPercent: 90}\n", encoding="utf-8")
+    out_dir = cli.cwd / "rules"
+    result = cli.ok("slo", "rules", "--out", str(out_dir))
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "slo-internal-api.rules.yml", "slo-platform.rules.yml", "streamverse.rules.yml"]
+    _check(promtool, *sorted(out_dir.iterdir()))
+    # a 10 % budget: 14.4x of it is more than every request missing the cache
+    assert ("warning: SLO internal-api/cdn_hit_ratio: the page alert at 14.4x over 1h and 5m can never fire: "
+            "the objective 90 % leaves a budget of 10 %") in " ".join(result.stderr.split())
+    assert "SLO platform/" not in result.stderr
+    merged = cli.ok("slo", "rules").stdout  # one file: group and alert names stay unique
+    (cli.cwd / "all.yml").write_text(merged, encoding="utf-8")
+    assert "SUCCESS: 132 rules found" in _check(promtool, cli.cwd / "all.yml")
+    assert "alert: SLOInternalApiAvailabilityBudgetBurnPage" in merged
