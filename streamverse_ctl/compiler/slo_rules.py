@@ -105,10 +105,13 @@ class SLI:
     def error_ratio(self, window: str) -> str:
         by = f"sum by ({self.region_label}) " if self.region_label else "sum "
         total = f"{by}({self.total.replace(W, window)})"
+        # "or total * 0": a region whose bad (or good) events never happened has no such series at
+        # all; it counts 0 of them instead of dropping out of the ratio (and the budget panels)
         if self.bad:
-            expr = f"{by}({self.bad.replace(W, window)})\n/\n{total}"
+            expr = f"(\n  {by}({self.bad.replace(W, window)})\n  or\n  {total} * 0\n)\n/\n{total}"
         else:
-            expr = f"1 - (\n  {by}({self.good.replace(W, window)})\n  /\n  {total}\n)"
+            expr = (f"1 - (\n  (\n    {by}({self.good.replace(W, window)})\n    or\n    {total} * 0\n  )\n"
+                    f"  /\n  {total}\n)")
         if self.region_label and self.region_label != "region":
             expr = f'label_replace(\n{expr},\n"region", "$1", "{self.region_label}", "(.*)")'
         return expr

@@ -49,10 +49,13 @@ def _counter(normal: float, incident: float, normal_minutes: int = 60, incident_
 
 
 def _promtool_test(promtool: str, tmp_path: Path, series: list[dict[str, str]],
-                   alerts: list[dict[str, Any]], rules: Path | None = None) -> None:
+                   alerts: list[dict[str, Any]], rules: Path | None = None,
+                   exprs: list[dict[str, Any]] | None = None) -> None:
     rules = rules or _write_rules(tmp_path)
-    test = {"rule_files": [rules.name], "evaluation_interval": "1m",
-            "tests": [{"interval": "1m", "input_series": series, "alert_rule_test": alerts}]}
+    case: dict[str, Any] = {"interval": "1m", "input_series": series, "alert_rule_test": alerts}
+    if exprs:
+        case["promql_expr_test"] = exprs
+    test = {"rule_files": [rules.name], "evaluation_interval": "1m", "tests": [case]}
     (tmp_path / "test.yml").write_text(yaml.safe_dump(test, sort_keys=False), encoding="utf-8")
     result = _run(promtool, "test", "rules", "test.yml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -121,9 +124,19 @@ def test_availability_pages_on_5xx_incident_quiet_on_normal_traffic(promtool: st
     series = [
         {"series": 'streamverse_http_requests_total{region="us-east", code="200"}', "values": _counter(1000, 950)},
         {"series": 'streamverse_http_requests_total{region="us-east", code="503"}', "values": _counter(0.02, 50)},
+        # a region that never answered a 5xx has no 5xx series: its error ratio is 0, not missing
+        {"series": 'streamverse_http_requests_total{region="eu-west", code="200"}', "values": _counter(100, 100)},
     ]
+    remaining = 'slo:period_error_budget_remaining:ratio{{region="{}", sli="availability", slo="platform"}}'
     _promtool_test(promtool, tmp_path, series, _quiet_then_page("SLOPlatformAvailabilityBudgetBurnPage",
-                                                                "availability"))
+                                                                "availability"), exprs=[
+        {"expr": 'slo:period_error_budget_remaining:ratio{sli="availability", region="eu-west"}', "eval_time": "55m",
+         "exp_samples": [{"labels": remaining.format("eu-west"), "value": 1}]},
+        # us-east spent a fifth of its budget (0.02 errors a minute of 1000.02 requests, 0.2x)
+        {"expr": 'round(slo:period_error_budget_remaining:ratio{sli="availability"}, 0.001)', "eval_time": "55m",
+         "exp_samples": [{"labels": '{region="eu-west", sli="availability", slo="platform"}', "value": 1},
+                         {"labels": '{region="us-east", sli="availability", slo="platform"}', "value": 0.8}]},
+    ])
 
 
 def test_availability_slow_burn_opens_a_ticket_not_a_page(promtool: str, tmp_path: Path) -> None:
