@@ -287,13 +287,13 @@ class SLOMetrics(Spec):
 
 class SLOSpec(Spec):
     startup_seconds: float = Field(1.0, gt=0)
-    startup_objective_percent: float = Field(
-        99, gt=0, le=100, description="share of plays that must start within startupSeconds")
     api_p95_ms: float = Field(100, gt=0)
-    api_latency_objective_percent: float = Field(
-        95, gt=0, le=100, description="share of API requests that must finish within apiP95Ms (95: the p95)")
     availability_percent: float = Field(99.99, gt=0, le=100)
     cdn_hit_ratio_percent: float = Field(95, gt=0, le=100)
+    startup_objective_percent: float = Field(
+        99, gt=0, le=100, description="share of plays that must start within startupSeconds")
+    api_latency_objective_percent: float = Field(
+        95, gt=0, le=100, description="share of API requests that must finish within apiP95Ms (95: the p95)")
     metrics: SLOMetrics = Field(default_factory=SLOMetrics)
 
     @field_validator("startup_objective_percent", "api_latency_objective_percent", "availability_percent",
