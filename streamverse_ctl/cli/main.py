@@ -38,6 +38,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "sim": ("app", "The embedded sim platform (a local simulator, not a cloud): status, faults, drift."),
     "dns": ("app", "DNS traffic steering: set weights, list overrides, verify answers, query."),
     "runbook": ("app", "Runbooks: validated, journaled, resumable operational procedures."),
+    "slo": ("app", "SLOs as code: Prometheus rules, burn-rate alerts and Grafana dashboards."),
     "failover": ("command", "Fail a region over (the regional-failover runbook): capacity check, scale, warm, "
                             "shift DNS, drain."),
     "failback": ("command", "Bring a drained region back gradually (the regional-failback runbook), pausing "

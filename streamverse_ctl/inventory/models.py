@@ -263,11 +263,80 @@ class FailoverPolicySpec(Spec):
         return v
 
 
+# a PromQL instant-vector selector: a metric name with optional label matchers, e.g.
+# streamverse_http_requests_total{code=~"5..", job="edge"}
+SELECTOR_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^{}]*\})?$")
+
+
+def _selector(value: str) -> str:
+    if not SELECTOR_RE.match(value):
+        raise ValueError("not a Prometheus series selector: give a metric name with optional {label matchers}, "
+                         'e.g. http_requests_total{code=~"5.."}')
+    return value
+
+
+Selector = Annotated[str, AfterValidator(_selector), Field(description=(
+    "a Prometheus series selector: metric name with optional {label matchers}"))]
+LabelName = Annotated[str, Field(pattern=r"^([a-zA-Z_][a-zA-Z0-9_]*)?$", description=(
+    "the metric's label that names the region ('' when it has none)"))]
+
+
+class LatencySLIMetrics(Spec):
+    """A latency SLI from a classic histogram: the error ratio is the share of observations slower
+    than the threshold, ``1 - bucket{le=threshold} / count``. The histogram needs a bucket at the
+    threshold."""
+    histogram: Selector = Field(description="histogram base name (without _bucket/_count), optional {matchers}")
+    region_label: LabelName = "region"
+
+
+class StartupMetrics(LatencySLIMetrics):
+    histogram: Selector = "streamverse_playback_startup_seconds"
+
+
+class ApiLatencyMetrics(LatencySLIMetrics):
+    histogram: Selector = "streamverse_api_request_duration_seconds"
+
+
+class AvailabilityMetrics(Spec):
+    """Availability: ``errors / total`` request rates (by default 5xx answers of all answers)."""
+    errors: Selector = 'streamverse_http_requests_total{code=~"5.."}'
+    total: Selector = "streamverse_http_requests_total"
+    region_label: LabelName = "region"
+
+
+class CdnHitRatioMetrics(Spec):
+    """CDN hit ratio: the error ratio is the miss share, ``1 - hits / requests``."""
+    hits: Selector = "cdn_cache_hits_total"
+    requests: Selector = "cdn_requests_total"
+    region_label: LabelName = "region"
+
+
+class SLOMetrics(Spec):
+    """The metrics each SLI is computed from (``streamverse ctl slo rules``); every one overridable."""
+    startup: StartupMetrics = Field(default_factory=StartupMetrics)
+    api_latency: ApiLatencyMetrics = Field(default_factory=ApiLatencyMetrics)
+    availability: AvailabilityMetrics = Field(default_factory=AvailabilityMetrics)
+    cdn_hit_ratio: CdnHitRatioMetrics = Field(default_factory=CdnHitRatioMetrics)
+
+
 class SLOSpec(Spec):
     startup_seconds: float = Field(1.0, gt=0)
     api_p95_ms: float = Field(100, gt=0)
     availability_percent: float = Field(99.99, gt=0, le=100)
     cdn_hit_ratio_percent: float = Field(95, gt=0, le=100)
+    startup_objective_percent: float = Field(
+        99, gt=0, le=100, description="share of plays that must start within startupSeconds")
+    api_latency_objective_percent: float = Field(
+        95, gt=0, le=100, description="share of API requests that must finish within apiP95Ms (95: the p95)")
+    metrics: SLOMetrics = Field(default_factory=SLOMetrics)
+
+    @field_validator("startup_objective_percent", "api_latency_objective_percent", "availability_percent",
+                     "cdn_hit_ratio_percent")
+    @classmethod
+    def _leaves_a_budget(cls, v: float) -> float:
+        if v >= 100:
+            raise ValueError(f"an objective of {v:g} % leaves no error budget: give less than 100")
+        return v
     prometheus_url: str | None = Field(None, pattern=r"^https?://\S+$",
                                        description="Prometheus HTTP API base URL the SLOs are measured with")
 

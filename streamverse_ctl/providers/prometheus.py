@@ -18,7 +18,8 @@ Metrics StreamVerse expects
     ``histogram_quantile(0.95, sum by (le) (rate(streamverse_api_request_duration_seconds_bucket[5m]))) * 1000``.
 
 The recording rules in :data:`RECORDING_RULES` precompute the same expressions (deploy them in the
-Prometheus rule files); the queries here use the raw expressions, so they work with or without them.
+Prometheus rule files: ``streamverse ctl slo rules --out DIR`` writes them as
+``streamverse.rules.yml``); the queries here use the raw expressions, so they work with or without them.
 
 Time
 ----
@@ -41,6 +42,7 @@ from prometheus_api_client.exceptions import PrometheusApiClientException
 from prometheus_api_client.prometheus_connect import PrometheusConnect
 from urllib3.util.retry import Retry
 
+from ..compiler.slo_rules import base_rule_file, to_yaml
 from ..core.errors import PermanentError, ProviderError, TemporaryError
 from ..core.secrets import redact
 
@@ -52,19 +54,8 @@ HIT_RATIO = ("sum by ({by}) (rate(cdn_cache_hits_total[{window}])) / "
 API_P95_MS = ("histogram_quantile(0.95, sum by (le) "
               "(rate(streamverse_api_request_duration_seconds_bucket[{window}]))) * 1000")
 
-RECORDING_RULES = """\
-groups:
-  - name: streamverse
-    rules:
-      - record: region:probe_success:min
-        expr: min by (region) (probe_success{job="region-ingress"})
-      - record: pop:cdn_hit_ratio:rate5m
-        expr: sum by (pop) (rate(cdn_cache_hits_total[5m])) / sum by (pop) (rate(cdn_requests_total[5m]))
-      - record: region:cdn_hit_ratio:rate5m
-        expr: sum by (region) (rate(cdn_cache_hits_total[5m])) / sum by (region) (rate(cdn_requests_total[5m]))
-      - record: api:request_duration_ms:p95_5m
-        expr: histogram_quantile(0.95, sum by (le) (rate(streamverse_api_request_duration_seconds_bucket[5m]))) * 1000
-"""
+# the one source of the rule text: streamverse_ctl.compiler.slo_rules (also written by `slo rules`)
+RECORDING_RULES = to_yaml(base_rule_file())
 
 
 class PrometheusSource:
