@@ -45,7 +45,7 @@ def command(
 
         draw(data, chart)
     if output == CapacityOutput.json:
-        from .common import emit, Output
+        from .common import Output, emit
 
         emit(data, Output.json, lambda: None)
     elif output == CapacityOutput.markdown:

@@ -478,13 +478,13 @@ def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, fl
             resources.append(("pop-egress", r["region"], r["pop_capacity_gbps"], r["egress_gbps"], "Gbps"))
     for p in pop_rows:
         resources.append(("cache", p["pop"], p["cache_tb"], p["cache_need_tb"], "TB"))
-    headrooms = []
+    headrooms: list[dict[str, Any]] = []
     for res, scope, cap, need, unit in resources:
         ratio = headroom(float(cap), float(need))
         factor = _factor(model, res)
         headrooms.append({"resource": res, "scope": scope, "need": need, "capacity": cap, "unit": unit,
                           "headroom": ratio, "policy": factor, "status": judge(ratio, factor)})
-    shortfalls = [h for h in headrooms if h["status"] != "ok"]
+    shortfalls = sorted((h for h in headrooms if h["status"] != "ok"), key=lambda h: h["status"] != "short")
     return {
         "what_if": [w.describe() for w in what_ifs], "notes": notes,
         "demand": {"users": n_users, "viewers": demand.viewers, "rps": demand.rps, "mean_kbps": demand.kbps,
