@@ -26,6 +26,9 @@ def command(
     chart: Annotated[Path | None, typer.Option(
         "--chart", metavar="FILE", help="Also draw load vs capacity per region and the cost breakdown (.png or .svg).")
     ] = None,
+    live: Annotated[bool, typer.Option(
+        "--live", help="Current demand (request rate, egress, hit ratio) from the SLO's Prometheus instead of "
+                       "the model's peak.")] = False,
 ) -> None:
     """Capacity and cost: storage, egress, GPUs, cache, monthly cost and headroom; what-ifs and charts."""
     from ..core.errors import PermanentError
@@ -37,7 +40,21 @@ def command(
     ws = workspace(inventory, state_dir, var, platform)
     try:
         health = ws.health() if any(w.kind == "fail" for w in scenarios) else {}
-        data = report(ws, scenarios, health)
+        measured = None
+        if live:
+            source = ws.metrics_source()
+            if source is None:
+                raise PermanentError("--live reads Prometheus: the SLO needs a prometheusUrl, and the inventory "
+                                     "Provider documents (not --platform sim)")
+            from ..providers.prometheus_demand import live_demand
+
+            try:
+                measured = live_demand(source)
+            finally:
+                source.close()
+            if not measured.rps:
+                raise PermanentError(f"--live: {measured.source} has no cdn_requests_total rate to read demand from")
+        data = report(ws, scenarios, health, measured)
     finally:
         ws.close()
     if chart is not None:
@@ -147,6 +164,8 @@ def tables(data: dict[str, Any]) -> None:
     from .common import console, simple_table
 
     console().print(f"Capacity model: {data['model']}")
+    if data.get("live"):
+        console().print(f"Demand: live from {data['live']['source']}")
     for title, cols, rows in sections(data):
         simple_table(title, cols, rows)
     for note in (data.get("what_if") or {}).get("notes", []):
@@ -158,6 +177,8 @@ def markdown(data: dict[str, Any]) -> str:
         return str(text).replace("|", "\\|").replace("\n", " ")
 
     lines = ["### StreamVerse capacity", "", f"Capacity model: `{md(data['model'])}`", ""]
+    if data.get("live"):
+        lines[-1:] = [f"Demand: live from {md(data['live']['source'])}", ""]
     for title, cols, rows in sections(data):
         lines += [f"#### {md(title)}", "", "| " + " | ".join(md(c) for c in cols) + " |",
                   "|" + "---|" * len(cols)]

@@ -59,6 +59,7 @@ from ..providers.sim.model import region_load, traffic_shares, viral_hit_ratio
 
 if TYPE_CHECKING:
     from ..inventory.model import Document, Inventory
+    from ..providers.prometheus_demand import LiveDemand
     from .workspace import Workspace
 
 GB_PER_KBPS_HOUR = 3600 / 8 / 1e6  # 0.00045 GB per hour of 1 kbps
@@ -346,9 +347,14 @@ def _factor(model: CapacityModelSpec, resource: str) -> float:
     return model.headroom.resources.get(resource, model.headroom.factor)
 
 
-def report(ws: Workspace, what_ifs: Sequence[WhatIf] = (), health: Mapping[str, bool] | None = None
-           ) -> dict[str, Any]:
-    """Capacity, cost and headroom of the inventory (``baseline``) and, with what-ifs, after them."""
+def report(ws: Workspace, what_ifs: Sequence[WhatIf] = (), health: Mapping[str, bool] | None = None,
+           live: LiveDemand | None = None) -> dict[str, Any]:
+    """Capacity, cost and headroom of the inventory (``baseline``) and, with what-ifs, after them.
+
+    ``live`` (``--live``): the measured request rate (and egress, where measured) replaces the
+    model's peak demand, and measured hit ratios replace ``cdnHitRatioPercent`` on the PoPs that
+    report one; the split over regions still follows the traffic policies (the failover model).
+    """
     model, doc = capacity_model(ws.inventory)
     bitrates = _bitrates(ws.inventory, model, doc)
     fails = [w for w in what_ifs if w.kind == "fail"]
@@ -361,20 +367,29 @@ def report(ws: Workspace, what_ifs: Sequence[WhatIf] = (), health: Mapping[str, 
     health = dict(health or {})
     out: dict[str, Any] = {"model": doc.describe() if doc else "CapacityModel (defaults)",
                            "headroom_policy": {"factor": model.headroom.factor, **model.headroom.resources}}
-    out["baseline"] = _scenario(ws, model, bitrates, health, [])
+    if live is not None:
+        out["live"] = {"source": live.source, "rps": live.rps, "egress_gbps": live.egress_gbps,
+                       "hit_ratio": live.hit_ratio}
+    out["baseline"] = _scenario(ws, model, bitrates, health, [], live)
     if what_ifs:
-        out["what_if"] = _scenario(ws, model, bitrates, health, list(what_ifs))
+        out["what_if"] = _scenario(ws, model, bitrates, health, list(what_ifs), live)
     return out
 
 
 def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, float], health: Mapping[str, bool],
-              what_ifs: list[WhatIf]) -> dict[str, Any]:
+              what_ifs: list[WhatIf], live: LiveDemand | None = None) -> dict[str, Any]:
     compiled = ws.compiled
     users = next((w for w in what_ifs if w.kind == "users"), None)
     viral = next((w for w in what_ifs if w.kind == "viral"), None)
     fail = next((w for w in what_ifs if w.kind == "fail"), None)
     n_users = model.users if users is None else (users.users if users.users is not None else model.users * users.factor)
     demand = Demand.of(model, bitrates, users=n_users, factor=viral.factor if viral else 1.0)
+    if live is not None:  # measured now instead of the model's peak; what-ifs scale it the same way
+        scale = (n_users / model.users) * (viral.factor if viral else 1.0)
+        rps = sum(live.rps.values()) * scale
+        per_rps = demand.gbps / demand.rps if demand.rps else 0.0
+        gbps = sum(live.egress_gbps.values()) * scale if live.egress_gbps else rps * per_rps
+        demand = Demand(rps / model.requests_per_viewer_per_second, rps, demand.kbps, gbps)
     notes: list[str] = []
     failover: dict[str, Any] | None = None
     if fail is None:
@@ -406,11 +421,11 @@ def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, fl
         notes.append(f"fail={fail.region}: {policy} weights {now} -> {final} (as `failover {fail.region}` would)")
     base_hit = model.cdn_hit_ratio_percent / 100
     pops = {n: s for n, s in ((r.name, r.spec) for r in compiled.resources if r.type == "cdn.pop")}
-    hit = {p: base_hit for p in pops}
+    hit = {p: (live.hit_ratio.get(p, base_hit) if live is not None else base_hit) for p in pops}
     if viral is not None:
         warm = [(dict(r.spec), 0.0) for r in compiled.resources if r.type == "cdn.warm_set"]
         policies = [(dict(r.spec), 0.0) for r in compiled.resources if r.type == "cdn.cache_policy"]
-        hit = {p: max(0.0, viral_hit_ratio(base_hit, viral.video, 0.0, p, warm, policies, 0.0, at=0.0))
+        hit = {p: max(0.0, viral_hit_ratio(hit[p], viral.video, 0.0, p, warm, policies, 0.0, at=0.0))
                for p in pops}
         cold = sorted(p for p, h in hit.items() if h < base_hit - 0.1)
         notes.append(f"viral={viral.video}:{viral.factor:g}: demand x{viral.factor:g}; {len(pops) - len(cold)} of "

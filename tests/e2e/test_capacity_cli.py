@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from .test_cli import CLI, no_traceback
 
 
@@ -94,4 +96,30 @@ def test_failover_guardrail_refuses_an_egress_overload_as_the_what_if_predicts(c
     out = cli("failover", "us-east", "--dry-run", "--platform", "sim")
     assert out.returncode == 3, out.stdout + out.stderr
     assert "[capacity]" in out.stderr and "us-west would serve" in out.stderr and "egressGbps 12,000" in out.stderr
+    no_traceback(out)
+
+
+@pytest.mark.servers
+def test_live_takes_demand_and_hit_ratios_from_prometheus(cli: CLI, prometheus) -> None:  # type: ignore[no-untyped-def]
+    (cli.inventory / "providers.yaml").write_text(
+        "apiVersion: streamverse.io/v1\nkind: Provider\nmetadata: {name: platform}\n"
+        "spec: {type: sim, serves: {types: ['*']}}\n")
+    inv = cli.inventory / "inventory.yaml"
+    inv.write_text(inv.read_text() + "  patches:\n    - target: {kind: SLO, name: platform}\n"
+                   f"      merge: {{spec: {{prometheusUrl: \"{prometheus.url}\"}}}}\n")
+    cli.env["STREAMVERSE_METRICS_AT"] = str(prometheus.data.end)
+    data = cli.json("capacity", "--live")
+    assert isinstance(data, dict)
+    assert data["live"]["source"].startswith(f"prometheus {prometheus.url}")
+    # the backfilled CDN counters: nyc1 + iad1 (us-east) 200 req/s, fra1 (eu-west) 200, sin1 (ap-pacific) 50
+    assert {k: round(v) for k, v in data["live"]["rps"].items()} == {"us-east": 200, "eu-west": 200, "ap-pacific": 50}
+    b = data["baseline"]
+    assert round(b["demand"]["rps"]) == 450
+    # no egress counter: the model's egress per request (55.5 Tbps / 6 M req/s) turns 450 req/s into Gbps
+    assert b["demand"]["egress_tbps"] == pytest.approx(450 * 55_500 / 6_000_000 / 1000, rel=1e-3)
+    hits = {p["pop"]: p["hit_ratio"] for p in b["pops"]}
+    assert hits["nyc1"] == pytest.approx(0.9, abs=1e-3) and hits["sin1"] == pytest.approx(0.2, abs=1e-3)
+    assert hits["lax1"] == pytest.approx(0.95)  # no data: the model's cdnHitRatioPercent
+    out = cli("capacity", "--live", "--platform", "sim")
+    assert out.returncode == 1 and "--live reads Prometheus" in out.stderr
     no_traceback(out)
