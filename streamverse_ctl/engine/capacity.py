@@ -427,8 +427,8 @@ def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, fl
         policies = [(dict(r.spec), 0.0) for r in compiled.resources if r.type == "cdn.cache_policy"]
         hit = {p: max(0.0, viral_hit_ratio(hit[p], viral.video, 0.0, p, warm, policies, 0.0, at=0.0))
                for p in pops}
-        cold = sorted(p for p, h in hit.items() if h < base_hit - 0.1)
-        notes.append(f"viral={viral.video}:{viral.factor:g}: demand x{viral.factor:g}; {len(pops) - len(cold)} of "
+        warmed = {str(spec.get("pop")) for spec, _ in warm if viral.video in (spec.get("titles") or [])}
+        notes.append(f"viral={viral.video}:{viral.factor:g}: demand x{viral.factor:g}; {len(warmed & set(pops))} of "
                      f"{len(pops)} PoPs have it warmed")
     # regions and PoPs
     pop_cap_by_region: dict[str, float] = {}

@@ -123,3 +123,12 @@ def test_live_takes_demand_and_hit_ratios_from_prometheus(cli: CLI, prometheus) 
     out = cli("capacity", "--live", "--platform", "sim")
     assert out.returncode == 1 and "--live reads Prometheus" in out.stderr
     no_traceback(out)
+
+
+def test_schema_verb_includes_the_capacity_model(cli: CLI) -> None:
+    out = cli.cwd / "inventory.schema.json"
+    p = cli("schema", "--out", str(out), inv=False)
+    assert p.returncode == 0, p.stderr
+    schema = json.loads(out.read_text())
+    assert "CapacityModel" in schema["properties"]["kind"]["enum"]
+    assert "cacheWorkingSetPercent" in out.read_text()

@@ -145,10 +145,32 @@ def test_rung_names_are_checked_against_the_ladder(tmp_path: Path) -> None:
     assert "spec.encodeSpeed" not in msg  # encodeSpeed is fine: one problem, not a cascade
 
 
-def test_schema_has_the_capacity_model_kind() -> None:
+def test_schema_has_the_capacity_model_kind_and_checks_its_spec() -> None:
+    import jsonschema
+
     schema = inventory_schema()
-    kinds = [r["if"]["properties"]["kind"]["const"] for r in schema["allOf"]] if "allOf" in schema else []
-    text = repr(schema)
-    assert "CapacityModelSpec" in text and "renditionMix" in text and "peakConcurrentPercent" in text
-    if kinds:
-        assert "CapacityModel" in kinds
+    assert "CapacityModel" in schema["properties"]["kind"]["enum"]
+    validator = jsonschema.Draft202012Validator(schema)
+    good = {"apiVersion": "streamverse.io/v1", "kind": "CapacityModel", "metadata": {"name": "default"},
+            "spec": {"users": 200_000_000, "storage": {"hot": {"days": 7}}}}
+    assert list(validator.iter_errors(good)) == []
+    bad = {**good, "spec": {"userz": 1}}
+    assert any("userz" in e.message for e in validator.iter_errors(bad))
+
+
+def test_viral_keeps_the_hit_ratio_where_the_video_is_warmed(tmp_path: Path) -> None:
+    demo = _inventory_with(tmp_path, (REPO / "inventories/base/capacity.yaml").read_text())
+    cdn = demo / "cdn.yaml"
+    cdn.write_text(cdn.read_text() + "  pinned: {launch: [nyc1]}\n")
+    state = tmp_path / "state"
+    state.mkdir()
+    ws = Workspace(demo, state_dir=state, platform="sim")
+    try:
+        w = cap.report(ws, cap.parse_what_if(["viral=launch:2"]))["what_if"]
+    finally:
+        ws.close()
+    hits = {p["pop"]: p["hit_ratio"] for p in w["pops"]}
+    # warmed, segments kept 1 h (< 1 day): base - 3 %; cold elsewhere: base - 15 % (the sim platform's figures)
+    assert hits["nyc1"] == pytest.approx(0.92)
+    assert hits["iad1"] == pytest.approx(0.80)
+    assert "1 of 12 PoPs have it warmed" in w["notes"][0]
