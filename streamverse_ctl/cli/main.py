@@ -32,6 +32,8 @@ VERBS: dict[str, tuple[str, str]] = {
     "get": ("command", "List inventory documents of a kind with their key settings and whether actual state matches."),
     "describe": ("command", "One document in full: its source, effective spec (after overlays and overrides), the "
                             "resources it"),
+    "capacity": ("command", "Capacity and cost: storage, egress, GPUs, cache, monthly cost and headroom; what-ifs "
+                            "and charts."),
     "schema": ("command", "Write the JSON Schema (draft 2020-12) of inventory documents, for editors and CI."),
     "plugins": ("app", "List the registered providers, kinds, runbook actions and CLI verbs."),
     "state": ("app", "The state backend: locks, audit log, journals."),

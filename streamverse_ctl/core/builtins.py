@@ -20,6 +20,7 @@ BUILTIN_KINDS = {
     "CacheWarmPolicy": "streamverse_ctl.inventory.models:CacheWarmPolicySpec",
     "FailoverPolicy": "streamverse_ctl.inventory.models:FailoverPolicySpec",
     "SLO": "streamverse_ctl.inventory.models:SLOSpec",
+    "CapacityModel": "streamverse_ctl.inventory.capacity:CapacityModelSpec",
     "Provider": "streamverse_ctl.inventory.models:ProviderSpec",
 }
 

@@ -67,7 +67,7 @@ def test_help() -> None:
 
 def test_validate_plan_apply_converges(cli: CLI) -> None:
     out = cli.ok("validate")
-    assert "is valid: 30 documents" in out.stdout
+    assert "is valid: 31 documents" in out.stdout
     out = cli.ok("plan", "--platform", "sim")
     assert f"Plan: {ALL_CHANGES} to create, 0 to update, 0 to delete." in out.stdout
     assert cli("plan", "--platform", "sim", "--detailed-exitcode").returncode == 2

@@ -13,19 +13,25 @@ from typing import Any
 
 from ...core.errors import GuardrailRefused, PermanentError, Refusal
 from ...inventory.models import parse_duration
-from ..capacity import Projection, current_weights, project, schedule, spread
+from ..capacity import Projection, current_weights, failover_refusals, gbps_per_rps, project, schedule, spread
 from ..context import ActionContext
 from ..errors import RunPaused
 from ..probes import dns_weights
 
 
 def _demand(ctx: ActionContext, demand_rps: float | None) -> float:
+    """Peak requests/s: ``demand_rps``, else the sim platform's demand, else the inventory's CapacityModel."""
     if demand_rps:
         return float(demand_rps)
     sim = ctx.sim()
     if sim is None:
-        raise PermanentError("the capacity check needs the peak demand: pass demand_rps (no sim platform here "
-                             "to read it from)")
+        from ...engine.capacity import model_demand
+
+        model = model_demand(ctx.ws.inventory)
+        if model is None:
+            raise PermanentError("the capacity check needs the peak demand: pass demand_rps (no sim platform here "
+                                 "and the CapacityModel does not fit the ladder: see `streamverse ctl capacity`)")
+        return model.rps
     return float(sim.setting("demand_rps"))
 
 
@@ -43,18 +49,7 @@ def _refuse(ctx: ActionContext, refusals: list[Refusal]) -> None:
 
 
 def _load_refusals(ctx: ActionContext, proj: Projection, receivers: list[str], policy: str) -> list[Refusal]:
-    out = []
-    limit = ctx.ws.compiled.failover.max_region_share_percent
-    for region in receivers:
-        load, cap = proj.load.get(region, 0.0), proj.capacity.get(region, 0)
-        if cap and load > cap:
-            out.append(Refusal("capacity", f"{region} would receive {load:,.0f} req/s, above its capacity "
-                                           f"{cap:,} req/s ({100 * load / cap:.0f} %)"))
-        share = proj.shares.get(policy, {}).get(region, 0.0) * 100
-        if share > limit:
-            out.append(Refusal("capacity", f"{region} would carry {share:.0f} % of {policy}, above the "
-                                           f"FailoverPolicy maxRegionSharePercent {limit} %"))
-    return out
+    return failover_refusals(proj, receivers, policy, ctx.ws.compiled.failover)
 
 
 def _table(proj: Projection) -> dict[str, dict[str, float]]:
@@ -105,7 +100,7 @@ def check_failover(ctx: ActionContext, region: str, to: str | None = None, polic
     if 0 < len(receivers) < minimum:
         refusals.append(Refusal("min-regions", f"{policy} would be served by {len(receivers)} healthy region(s) "
                                                f"{receivers}; FailoverPolicy minRegionsServing is {minimum}"))
-    proj = project(ws, policy, final, [region], demand, health)
+    proj = project(ws, policy, final, [region], demand, health, demand * gbps_per_rps(ws.inventory))
     refusals += _load_refusals(ctx, proj, receivers, policy)
     ctx.note(f"projected after the shift (demand {demand:,.0f} req/s): " + ", ".join(
         f"{r} {v['utilization'] * 100:.0f} %" for r, v in _table(proj).items() if r != region))
