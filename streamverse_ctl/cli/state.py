@@ -10,27 +10,33 @@ app = typer.Typer(help="The state backend: locks, audit log, journals.", no_args
 
 
 def state_location(inventory: InventoryOpt, state_dir: StateDirOpt):  # type: ignore[no-untyped-def]
-    """The state directory and whether it was given explicitly (--state-dir, STREAMVERSE_STATE_DIR)."""
+    """The state location (a directory, or a postgresql:// URL), whether it was given explicitly
+    (--state-url/--state-dir, STREAMVERSE_STATE_URL/_DIR) and the inventory's passwordFile."""
     from pathlib import Path
 
     from ..engine.workspace import DEFAULT_STATE_DIR
 
-    if state_dir is not None:
-        return state_dir, True
+    inv = None
     try:
         from ..inventory import load_inventory
 
         inv = load_inventory(inventory)
-        return inv.state_path or Path.cwd() / DEFAULT_STATE_DIR, False
     except Exception:  # state commands must work even when the inventory is broken
-        return Path.cwd() / DEFAULT_STATE_DIR, False
+        pass
+    pw = str(inv.state_password_file) if inv is not None and inv.state_password_file else None
+    if state_dir is not None:
+        return (state_dir if "://" in state_dir else Path(state_dir)), True, pw
+    if inv is not None and inv.state_url:
+        return inv.state_url, False, pw
+    return (inv.state_path if inv is not None and inv.state_path else Path.cwd() / DEFAULT_STATE_DIR), False, pw
 
 
 def open_state_store(inventory: InventoryOpt, state_dir: StateDirOpt):  # type: ignore[no-untyped-def]
     from ..state import StateStore
 
-    directory, explicit = state_location(inventory, state_dir)
-    return StateStore(directory, create=not explicit)  # a mistyped --state-dir is refused, never created
+    location, explicit, pw = state_location(inventory, state_dir)
+    # a mistyped --state-dir is refused, never created
+    return StateStore(location, create=not explicit, password_file=pw)
 
 
 @app.command("init")
@@ -46,8 +52,8 @@ def init(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = N
     replaced or damaged."""
     from ..state import StateStore
 
-    directory, _ = state_location(inventory, state_dir)
-    store, what = StateStore.initialise(directory, force_new=force_new)
+    directory, _, pw = state_location(inventory, state_dir)
+    store, what = StateStore.initialise(directory, force_new=force_new, password_file=pw)
     store.close()
     what = {"path": str(store.path), **what}
 

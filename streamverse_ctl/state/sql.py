@@ -13,6 +13,7 @@ Locations: a plain path or ``sqlite:///DIR`` is a local store in DIR; ``postgres
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import zlib
@@ -61,6 +62,22 @@ def local_directory(location: str | Path) -> Path:
         raise StateError(f"state URL scheme '{scheme}' is not known", redact_url(location),
                          "use a directory, sqlite:///DIR or postgresql://USER@HOST:PORT/DB")
     return Path(location)
+
+
+LOCAL_DIR_ENV = "STREAMVERSE_LOCAL_DIR"
+DEFAULT_LOCAL_DIR = ".streamverse"
+
+
+def server_local_dir() -> Path:
+    """Where local working data lives when the state is on a server: the sim platform's sim.db and
+    runbook artifacts (env STREAMVERSE_LOCAL_DIR, default ./.streamverse). Point two working
+    directories at one sim platform by giving both the same STREAMVERSE_LOCAL_DIR."""
+    return Path(os.environ.get(LOCAL_DIR_ENV) or Path.cwd() / DEFAULT_LOCAL_DIR)
+
+
+def local_dir(location: str | Path) -> Path:
+    """The local directory of a state location (the store's own directory, or :func:`server_local_dir`)."""
+    return server_local_dir() if is_postgres(location) else local_directory(location)
 
 
 @dataclass

@@ -47,9 +47,12 @@ from .sql import (
     Adapter,
     PostgresAdapter,
     SQLiteAdapter,
+    is_postgres,
+    local_directory,
     lock_key,
     parse_location,
     pg_state_error,
+    server_local_dir,
 )
 
 SCHEMA_VERSION = 2  # 2: meta table (lineage, inventory_id, moved_to) and applied.inventory
@@ -368,14 +371,17 @@ class StateStore:
         starting at once do not race; no file witness (the server keeps the database)."""
         self.backend = "postgresql"
         self.path = cast(Path, self.location)  # messages name the (redacted) URL where a file is named
-        self.directory = cast(Path, self.location)
+        self.directory = server_local_dir()  # local working data (sim.db, runbook artifacts)
+        self.directory.mkdir(parents=True, exist_ok=True)
         adapter = PostgresAdapter(url, password_file)
         self._db = adapter
         try:
             with self._tx(check_moved=False):
                 adapter.script(SCHEMA)
                 self._migrate()
-            lineage = self.meta().get("lineage") or self._new_lineage(reason="created")
+            lineage = self.meta().get("lineage")
+            self._created = lineage is None
+            lineage = lineage or self._new_lineage(reason="created")
             if self.meta().get("schema_version") != str(SCHEMA_VERSION):
                 with self._tx(check_moved=False) as db:
                     db.execute(db.upsert("meta", ("key", "value"), ("key",)), ("schema_version", str(SCHEMA_VERSION)))
@@ -440,15 +446,25 @@ class StateStore:
         return {r[0]: r[1] for r in self._db.execute("SELECT key, value FROM meta").fetchall()}
 
     @classmethod
-    def initialise(cls, directory: str | Path, *, force_new: bool = False) -> tuple[StateStore, dict[str, Any]]:
+    def initialise(cls, directory: str | Path, *, force_new: bool = False, password_file: str | None = None
+                   ) -> tuple[StateStore, dict[str, Any]]:
         """``state init``: create the location and the store, or with ``force_new`` give a broken,
-        emptied or swapped one a new lineage (a broken file is moved aside, never deleted). Audited."""
-        directory = Path(directory)
+        emptied or swapped one a new lineage (a broken file is moved aside, never deleted). Audited.
+
+        On PostgreSQL the database must exist (made by its administrator); the tables are created."""
+        if is_postgres(directory):
+            store = cls(directory, password_file=password_file)
+            if not force_new:
+                return store, {"created": store._created, "lineage": store.lineage}
+            old = store.lineage
+            store._lineage = store._new_lineage("state init --force-new", found=old)
+            return store, {"created": True, "lineage": store.lineage, "previous": old, "moved_aside": []}
+        directory = local_directory(directory)
         if not force_new:
             existed = (directory / DB_NAME).exists()
             store = cls(directory, create=True)
             return store, {"created": not existed, "lineage": store.lineage}
-        old = _file_read_sidecar(directory) if directory.is_dir() else None
+        witness = _file_read_sidecar(directory) if directory.is_dir() else None
         moved: list[Path] = []
         try:
             store = cls(directory, create=True, _ignore_witness=True)
@@ -461,14 +477,15 @@ class StateStore:
             store = cls(directory, create=True, _ignore_witness=True)
         try:
             found = store.lineage
-            lineage = store._new_lineage("state init --force-new", witness=old, found=found,
+            lineage = store._new_lineage("state init --force-new", witness=witness, found=found,
                                          moved_aside=[str(m) for m in moved])
             _file_write_sidecar(directory, lineage)
             store._lineage = lineage
         except sqlite3.Error as exc:
             store.close()
             raise state_error(exc, store.path) from exc
-        return store, {"created": True, "lineage": lineage, "previous": old, "moved_aside": [str(m) for m in moved]}
+        return store, {"created": True, "lineage": lineage, "previous": witness,
+                       "moved_aside": [str(m) for m in moved]}
 
     def check(self, full: bool = True) -> list[str]:
         """Integrity problems (empty when sound): ``state check`` and ``state info``."""
