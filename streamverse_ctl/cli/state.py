@@ -81,6 +81,31 @@ def info(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = N
                                             [[k, "" if v is None else str(v)] for k, v in data.items()]))
 
 
+@app.command("migrate")
+def migrate(to: Annotated[str, typer.Option("--to", metavar="URL|DIR", help="The new, empty state location.")],
+            inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
+            output: OutputOpt = Output.table) -> None:
+    """Copy the state to another backend, verify it, leave this one read-only.
+
+    Everything is copied (audit log, journals, plans, overrides, regions, applied, lineage); the
+    row counts per table are compared; the source then refuses writes, naming the new location."""
+    from pathlib import Path
+
+    store = open_state_store(inventory, state_dir)
+    _, _, pw = state_location(inventory, state_dir)
+    try:
+        data = store.migrate_to(to if "://" in to else Path(to), password_file=pw)
+    finally:
+        store.close()
+
+    def show() -> None:
+        console().print(f"moved state {data['from']} to {data['to']} (lineage {data['lineage']}); "
+                        f"{data['from']} is now read-only")
+        simple_table("Rows copied", ["table", "rows"], [[t, str(n)] for t, n in data["counts"].items()])
+
+    emit(data, output, show)
+
+
 @app.command("check")
 def check(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
           output: OutputOpt = Output.table) -> None:

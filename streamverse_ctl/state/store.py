@@ -510,6 +510,65 @@ class StateStore:
                 "inventory_id": meta.get("inventory_id"), "applied_by": inventories,
                 "applied_resources": self._db.execute("SELECT COUNT(*) FROM applied").fetchone()[0]}
 
+    @property
+    def option_value(self) -> str:
+        """What --state-url takes to name this store (its directory, or the redacted URL)."""
+        return str(self.directory) if self.backend == "sqlite" else self.location
+
+    # ----- moving a state to another backend ---------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Rows per table (what ``state migrate`` verifies); locks are not moved."""
+        return {t: int(self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES if t != "locks"}
+
+    def migrate_to(self, target: str | Path, password_file: str | None = None) -> dict[str, Any]:
+        """Copy everything (audit, journals, plans, overrides, regions, applied, meta and its lineage)
+        into an empty store at ``target``, verify the row counts per table, and mark this store
+        read-only "moved to <target>". Runs under this store's apply lock, so nothing writes meanwhile."""
+        with self.lock("apply", purpose=f"state migrate --to {parse_location(target).display}"):
+            dest = StateStore(target, create=True, password_file=password_file)
+            try:
+                return self._copy_into(dest)
+            finally:
+                dest.close()
+
+    def _copy_into(self, dest: StateStore) -> dict[str, Any]:
+        if dest.location == self.location:
+            raise StateError(f"state {self.location} cannot be migrated onto itself", self.location)
+        busy = {t: n for t, n in dest.counts().items() if n and t != "meta"}
+        if busy:
+            raise StateError(f"state {dest.location} is not empty ({', '.join(f'{t}: {n}' for t, n in busy.items())})"
+                             ": a migration only fills a new store", dest.location,
+                             "name a new directory or an empty database in --to")
+        source = self.counts()
+        with dest._tx() as db:
+            db.execute("DELETE FROM meta")
+            for table, (columns, _key) in TABLES.items():
+                if table == "locks":
+                    continue
+                rows = self._db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+                if table == "meta":
+                    rows = [r for r in rows if r[0] != "moved_to"]
+                db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                               [tuple(r) for r in rows])
+            if db.dialect == "postgresql":  # the identity goes on after the copied ids
+                db.execute("SELECT setval(pg_get_serial_sequence('audit', 'id'), GREATEST(COALESCE(MAX(id), 0), 1), "
+                           "MAX(id) IS NOT NULL) FROM audit")
+        copied = dest.counts()
+        expected = {**source, "meta": source["meta"] - (1 if "moved_to" in self.meta() else 0)}
+        wrong = {t: (expected[t], copied.get(t, 0)) for t in expected if copied.get(t, 0) != expected[t]}
+        if wrong:
+            raise StateError(f"state migrate to {dest.location}: row counts differ ("
+                             + ", ".join(f"{t}: {a} here, {b} there" for t, (a, b) in wrong.items())
+                             + f"); {self.location} was left as it was", dest.location)
+        dest._lineage = self.lineage
+        if dest.backend == "sqlite":
+            _file_write_sidecar(dest.directory, self.lineage)
+        dest.audit("state.migrate", self.location, "ok", source=self.location, counts=copied)
+        with self._tx() as db:
+            self._audit(db, "state.migrate", dest.location, "ok", {"to": dest.location, "counts": copied})
+            db.execute(db.upsert("meta", ("key", "value"), ("key",)), ("moved_to", dest.option_value))
+        return {"from": self.location, "to": dest.option_value, "lineage": self.lineage, "counts": copied}
+
     # ----- inventory identity -------------------------------------------------------------------
     def bind_inventory(self, inventory_id: str) -> None:
         """Refuse if another inventory applied resources through this store; else remember who we are.
