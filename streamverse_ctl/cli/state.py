@@ -139,9 +139,9 @@ def lock_(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = 
             time.sleep(hold)
         return
     info = store.lock_info()
-    emit({"lock": info.__dict__ if info else None}, output, lambda: console().print(
-        f"apply lock held by {info.owner}@{info.host} pid {info.pid} since {info.acquired_at} ({info.purpose})"
-        if info else "apply lock is free"))
+    emit({"lock": info.__dict__ if info else None, "backend": store.backend}, output, lambda: console().print(
+        f"apply lock held by {info.owner} on host {info.host}, pid {info.pid}, operation "
+        f"'{info.purpose or '?'}', since {info.acquired_at}" if info else "apply lock is free"))
 
 
 @app.command("unlock")
