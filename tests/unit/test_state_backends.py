@@ -14,7 +14,6 @@ import pytest
 
 from streamverse_ctl.core.errors import LockHeld, StateError, StateReadOnly
 from streamverse_ctl.state import StateStore
-from streamverse_ctl.state.sql import local_directory, redact_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -26,6 +25,8 @@ def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def test_locations_plain_path_sqlite_url_and_redaction() -> None:
+    from streamverse_ctl.state.sql import local_directory, redact_url
+
     assert local_directory("sqlite:///rel/dir") == Path("rel/dir")
     assert local_directory("sqlite:////abs/dir") == Path("/abs/dir")
     assert local_directory("/a/b") == Path("/a/b")
