@@ -153,3 +153,35 @@ def test_migrate_copies_everything_and_the_source_refuses_writes(tmp_path: Path,
         StateStore(tmp_path / "a2", create=True).migrate_to(back)
     for s in (src, team, local):
         s.close()
+
+
+def test_the_inventory_names_the_team_state(inventories_copy: Path, postgres_url: str, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """spec.state.url (with a passwordFile beside the inventory) wins over state.path; the sim data
+    goes to STREAMVERSE_LOCAL_DIR."""
+    from streamverse_ctl.engine.workspace import Workspace
+
+    demo = inventories_copy / "demo"
+    inv = demo / "inventory.yaml"
+    inv.write_text(inv.read_text().replace(
+        "  extends: ../base\n",
+        f"  extends: ../base\n  state: {{url: '{postgres_url}', passwordFile: pg.pass, path: local}}\n"))
+    (demo / "pg.pass").write_text("trusted-anyway\n")
+    for var in ("STREAMVERSE_STATE_URL", "STREAMVERSE_STATE_DIR"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("STREAMVERSE_LOCAL_DIR", str(tmp_path / "sim"))
+    ws = Workspace(demo, platform="sim")
+    try:
+        assert ws.state.backend == "postgresql" and ws.state.location == postgres_url
+        assert ws.state_dir == tmp_path / "sim" and ws.binding()["state"].startswith(postgres_url)
+    finally:
+        ws.close()
+    assert not (demo / "local").exists()
+
+
+def test_an_unknown_state_scheme_is_a_clear_message(tmp_path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "streamverse_ctl", "ctl", "state", "info",
+                          "--state-url", "mysql://sre:hunter2@db/sv"], capture_output=True, text=True,
+                         cwd=tmp_path, env={**os.environ, "PYTHONPATH": os.getcwd()}, stdin=subprocess.DEVNULL)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert "state URL scheme 'mysql' is not known" in out.stderr and "hunter2" not in out.stderr
