@@ -35,11 +35,15 @@ InventoryOpt = Annotated[
     ),
 ]
 StateDirOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
+        "--state-url",
         "--state-dir",
-        envvar="STREAMVERSE_STATE_DIR",
-        help="State backend directory (default: the inventory's state.path, else ./.streamverse).",
+        envvar=["STREAMVERSE_STATE_URL", "STREAMVERSE_STATE_DIR"],
+        metavar="URL|DIR",
+        help="State backend: a directory or sqlite:///DIR (local), or postgresql://USER@HOST:PORT/DB (team; "
+        "password from PGPASSWORD/PGPASSFILE or ?passwordFile=PATH). Default: the inventory's state.url or "
+        "state.path, else ./.streamverse. --state-dir is an alias.",
     ),
 ]
 VarOpt = Annotated[list[str] | None, typer.Option("--var", help="Set an inventory variable, NAME=VALUE (repeatable).")]
@@ -108,7 +112,7 @@ def parse_vars(pairs: Sequence[str] | None) -> dict[str, str]:
 
 def workspace(
     inventory: Path,
-    state_dir: Path | None = None,
+    state_dir: str | Path | None = None,
     var: Sequence[str] | None = None,
     platform: str | None = None,
     dry_run: bool = False,

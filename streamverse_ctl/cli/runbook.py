@@ -49,7 +49,7 @@ def _check_force(force: list[str] | None) -> list[str]:
     return check_force(force)
 
 
-def execute(name: str, params: dict[str, Any], *, inventory: Path, state_dir: Path | None, var: list[str] | None,
+def execute(name: str, params: dict[str, Any], *, inventory: Path, state_dir: str | Path | None, var: list[str] | None,
             platform: str | None, dry_run: bool, yes: bool, approve: list[str] | None, force: list[str] | None,
             output: Output, runbooks: list[Path] | None = None, resume: str | None = None) -> RunOutcome:
     """Run (or resume) a runbook with the live display or JSON events. Shared by failover/failback."""

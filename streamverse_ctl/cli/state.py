@@ -10,27 +10,33 @@ app = typer.Typer(help="The state backend: locks, audit log, journals.", no_args
 
 
 def state_location(inventory: InventoryOpt, state_dir: StateDirOpt):  # type: ignore[no-untyped-def]
-    """The state directory and whether it was given explicitly (--state-dir, STREAMVERSE_STATE_DIR)."""
+    """The state location (a directory, or a postgresql:// URL), whether it was given explicitly
+    (--state-url/--state-dir, STREAMVERSE_STATE_URL/_DIR) and the inventory's passwordFile."""
     from pathlib import Path
 
     from ..engine.workspace import DEFAULT_STATE_DIR
 
-    if state_dir is not None:
-        return state_dir, True
+    inv = None
     try:
         from ..inventory import load_inventory
 
         inv = load_inventory(inventory)
-        return inv.state_path or Path.cwd() / DEFAULT_STATE_DIR, False
     except Exception:  # state commands must work even when the inventory is broken
-        return Path.cwd() / DEFAULT_STATE_DIR, False
+        pass
+    pw = str(inv.state_password_file) if inv is not None and inv.state_password_file else None
+    if state_dir is not None:
+        return (state_dir if "://" in state_dir else Path(state_dir)), True, pw
+    if inv is not None and inv.state_url:
+        return inv.state_url, False, pw
+    return (inv.state_path if inv is not None and inv.state_path else Path.cwd() / DEFAULT_STATE_DIR), False, pw
 
 
 def open_state_store(inventory: InventoryOpt, state_dir: StateDirOpt):  # type: ignore[no-untyped-def]
     from ..state import StateStore
 
-    directory, explicit = state_location(inventory, state_dir)
-    return StateStore(directory, create=not explicit)  # a mistyped --state-dir is refused, never created
+    location, explicit, pw = state_location(inventory, state_dir)
+    # a mistyped --state-dir is refused, never created
+    return StateStore(location, create=not explicit, password_file=pw)
 
 
 @app.command("init")
@@ -46,8 +52,8 @@ def init(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = N
     replaced or damaged."""
     from ..state import StateStore
 
-    directory, _ = state_location(inventory, state_dir)
-    store, what = StateStore.initialise(directory, force_new=force_new)
+    directory, _, pw = state_location(inventory, state_dir)
+    store, what = StateStore.initialise(directory, force_new=force_new, password_file=pw)
     store.close()
     what = {"path": str(store.path), **what}
 
@@ -73,6 +79,31 @@ def info(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = N
     store.close()
     emit(data, output, lambda: simple_table("State", ["field", "value"],
                                             [[k, "" if v is None else str(v)] for k, v in data.items()]))
+
+
+@app.command("migrate")
+def migrate(to: Annotated[str, typer.Option("--to", metavar="URL|DIR", help="The new, empty state location.")],
+            inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
+            output: OutputOpt = Output.table) -> None:
+    """Copy the state to another backend, verify it, leave this one read-only.
+
+    Everything is copied (audit log, journals, plans, overrides, regions, applied, lineage); the
+    row counts per table are compared; the source then refuses writes, naming the new location."""
+    from pathlib import Path
+
+    store = open_state_store(inventory, state_dir)
+    _, _, pw = state_location(inventory, state_dir)
+    try:
+        data = store.migrate_to(to if "://" in to else Path(to), password_file=pw)
+    finally:
+        store.close()
+
+    def show() -> None:
+        console().print(f"moved state {data['from']} to {data['to']} (lineage {data['lineage']}); "
+                        f"{data['from']} is now read-only")
+        simple_table("Rows copied", ["table", "rows"], [[t, str(n)] for t, n in data["counts"].items()])
+
+    emit(data, output, show)
 
 
 @app.command("check")
@@ -108,9 +139,9 @@ def lock_(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = 
             time.sleep(hold)
         return
     info = store.lock_info()
-    emit({"lock": info.__dict__ if info else None}, output, lambda: console().print(
-        f"apply lock held by {info.owner}@{info.host} pid {info.pid} since {info.acquired_at} ({info.purpose})"
-        if info else "apply lock is free"))
+    emit({"lock": info.__dict__ if info else None, "backend": store.backend}, output, lambda: console().print(
+        f"apply lock held by {info.owner} on host {info.host}, pid {info.pid}, operation "
+        f"'{info.purpose or '?'}', since {info.acquired_at}" if info else "apply lock is free"))
 
 
 @app.command("unlock")

@@ -19,6 +19,7 @@ from ..core.secrets import resolve_settings
 from ..inventory import Inventory, load_inventory
 from ..providers.base import Provider, ProviderContext
 from ..state import StateStore
+from ..state.sql import is_postgres, local_dir
 from . import plan as planmod
 from .guardrails import check
 
@@ -89,16 +90,25 @@ class Workspace:
 
     @cached_property
     def state_dir(self) -> Path:
-        return self._state_location()[0]
+        """The local directory: the SQLite store's own, or (state on PostgreSQL) STREAMVERSE_LOCAL_DIR,
+        else ./.streamverse, for the sim platform's data and runbook artifacts."""
+        return local_dir(self._state_location()[0])
 
-    def _state_location(self) -> tuple[Path, bool]:
-        """The state directory and whether it was given explicitly (then it must exist: never create
-        a mistyped location); the default (the inventory's state.path, else ./.streamverse) may be."""
+    def _state_location(self) -> tuple[str | Path, bool]:
+        """The state location (a directory, sqlite:///DIR or postgresql://...) and whether it was
+        given explicitly (then a directory must exist: never create a mistyped location); the
+        default (the inventory's state.url or state.path, else ./.streamverse) may be created.
+
+        Order: --state-url/--state-dir, STREAMVERSE_STATE_URL, STREAMVERSE_STATE_DIR, the inventory."""
         if self._state_dir:
-            return Path(self._state_dir), True
-        env = os.environ.get("STREAMVERSE_STATE_DIR")
-        if env:
-            return Path(env), True
+            return (self._state_dir if isinstance(self._state_dir, str) and "://" in self._state_dir
+                    else Path(self._state_dir)), True
+        for var in ("STREAMVERSE_STATE_URL", "STREAMVERSE_STATE_DIR"):
+            env = os.environ.get(var)
+            if env:
+                return (env if "://" in env else Path(env)), True
+        if self.inventory.state_url:
+            return self.inventory.state_url, False
         if self.inventory.state_path is not None:
             return self.inventory.state_path, False
         return Path.cwd() / DEFAULT_STATE_DIR, False
@@ -106,8 +116,10 @@ class Workspace:
     @cached_property
     def state(self) -> StateStore:
         """The store, bound to this inventory: refused if another inventory applied through it."""
-        explicit = self._state_location()[1]
-        store = StateStore(self.state_dir, create=not explicit)
+        location, explicit = self._state_location()
+        password_file = self.inventory.state_password_file if is_postgres(location) else None
+        store = StateStore(location, create=not explicit,
+                           password_file=str(password_file) if password_file else None)
         try:
             store.bind_inventory(inventory_id(self.inventory))
         except BaseException:
@@ -267,7 +279,7 @@ class Workspace:
         lineage = self.state.lineage
         return {"inventory": str(self.inventory_dir.resolve()), "desired": desired.hexdigest()[:24],
                 "providers": providers.hexdigest()[:24],
-                "state": f"{self.state.path}" + (f" (lineage {lineage})" if lineage else "")}
+                "state": f"{self.state.location}" + (f" (lineage {lineage})" if lineage else "")}
 
 
 def inventory_id(inventory: Inventory) -> str:

@@ -69,11 +69,18 @@ def load_inventory(directory: str | Path, variables: Mapping[str, str] | None = 
         d.labels = _substitute(d.labels, merged_vars, d, ("metadata", "labels"), problems)
     problems += confine.check_file_references(docs, trust_root)
     state_path = None
+    state_url: str | None = None
+    state_password_file: Path | None = None
     for layer_settings, layer_dir in zip(settings, layers, strict=True):
         st = layer_settings.get("state")
         if isinstance(st, dict) and isinstance(st.get("path"), str):
             state_path = (layer_dir / st["path"]) if not os.path.isabs(st["path"]) else Path(st["path"])
-    inv = Inventory(root=root, documents=docs, variables=merged_vars, state_path=state_path, layers=layers)
+        if isinstance(st, dict) and isinstance(st.get("url"), str):
+            state_url = st["url"]
+        if isinstance(st, dict) and isinstance(st.get("passwordFile"), str):
+            state_password_file = layer_dir / st["passwordFile"]  # an absolute path stays absolute
+    inv = Inventory(root=root, documents=docs, variables=merged_vars, state_path=state_path, layers=layers,
+                    state_url=state_url, state_password_file=state_password_file)
     problems += validate(inv, meaning=validate_meaning and not problems)
     if problems:
         raise InputError(_dedupe(problems))

@@ -61,6 +61,8 @@ class Inventory:
     documents: list[Document]
     variables: dict[str, Any] = field(default_factory=dict)
     state_path: Path | None = None
+    state_url: str | None = None  # spec.state.url: wins over state_path
+    state_password_file: Path | None = None
     layers: list[Path] = field(default_factory=list)  # base first, this directory last
     _index: dict[tuple[str, str], Document] = field(default_factory=dict, repr=False, compare=False)
     _index_key: tuple[int, int] | None = field(default=None, repr=False, compare=False)

@@ -103,6 +103,8 @@ class Patch(Spec):
 
 class StateSettings(Spec):
     path: str = ".streamverse"
+    url: str | None = None  # postgresql://USER@HOST:PORT/DB (the team backend) or sqlite:///DIR; wins over path
+    password_file: str | None = None  # a file holding the PostgreSQL password (relative to this directory)
 
 
 class InventorySpec(Spec):

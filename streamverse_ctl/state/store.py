@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from ..core.errors import (
     LockHeld,
@@ -42,8 +42,20 @@ from ..core.errors import (
 )
 from ..core.resources import canonical_json, spec_digest, text_digest
 from ..core.secrets import redact
+from .sql import (
+    LOCK_CLASS,
+    Adapter,
+    PostgresAdapter,
+    SQLiteAdapter,
+    is_postgres,
+    local_directory,
+    lock_key,
+    parse_location,
+    pg_state_error,
+    server_local_dir,
+)
 
-SCHEMA_VERSION = 2  # 2: meta table (lineage, inventory_id) and applied.inventory
+SCHEMA_VERSION = 2  # 2: meta table (lineage, inventory_id, moved_to) and applied.inventory
 DB_NAME = "state.db"
 SIDECAR = "lineage"  # the lineage witness next to state.db
 
@@ -78,6 +90,18 @@ CREATE TABLE IF NOT EXISTS regions (
 """
 
 ACTIVE = ("running", "interrupted")
+# table -> (columns in order, primary key): upserts and `state migrate` copy by these
+TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "meta": (("key", "value"), ("key",)),
+    "locks": (("name", "owner", "host", "pid", "acquired_at", "purpose"), ("name",)),
+    "audit": (("id", "at", "who", "host", "action", "target", "result", "detail"), ("id",)),
+    "journal_runs": (("id", "kind", "ref", "status", "started_at", "finished_at", "who", "data"), ("id",)),
+    "journal_items": (("run_id", "seq", "item", "status", "started_at", "finished_at", "data"), ("run_id", "seq")),
+    "plans": (("id", "created_at", "who", "fingerprint", "inventory", "changes", "digest"), ("id",)),
+    "overrides": (("kind", "name", "merge", "who", "at", "reason"), ("kind", "name")),
+    "applied": (("provider", "id", "spec", "at", "run_id", "digest", "inventory"), ("provider", "id")),
+    "regions": (("name", "status", "who", "at", "reason"), ("name",)),
+}
 
 
 def now() -> str:
@@ -171,8 +195,10 @@ def _guarded(fn: F) -> F:
     def wrapper(self: StateStore, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise state_error(exc, self.path) from exc
+        except StateError:
+            raise
+        except self._db.errors as exc:
+            raise self._error(exc) from exc
 
     return wrapper  # type: ignore[return-value]
 
@@ -272,7 +298,7 @@ def _file_create(db: Path, initialise: Callable[[sqlite3.Connection], None]) -> 
         tmp.unlink(missing_ok=True)
 
 
-def _sqlite_initialise(db: sqlite3.Connection) -> None:
+def _sqlite_initialise(db: sqlite3.Connection) -> None:  # a new file, before any adapter
     db.execute("PRAGMA journal_mode=WAL")
     db.executescript(SCHEMA)
     db.executemany("INSERT INTO meta VALUES (?,?)", [
@@ -295,15 +321,25 @@ class StateStore:
 
     backend = "sqlite"
 
-    def __init__(self, directory: str | Path, *, create: bool = False, _ignore_witness: bool = False) -> None:
-        self.directory = Path(directory)
-        self.path = self.directory / DB_NAME
+    def __init__(self, directory: str | Path, *, create: bool = False, _ignore_witness: bool = False,
+                 password_file: str | None = None) -> None:
+        """``directory``: a state directory, ``sqlite:///DIR`` or a ``postgresql://`` URL."""
+        where = parse_location(directory)
+        self.location = where.display  # for every message: a URL's password is redacted
         self.inventory_id: str | None = None  # set by bind_inventory(); recorded with what it applies
+        self._lock_conns: dict[str, Any] = {}  # PostgreSQL: lock name -> the connection holding it
+        if where.url is not None:
+            self._open_postgres(where.url, password_file)
+            return
+        assert where.directory is not None
+        self.directory = where.directory
+        self.path = self.directory / DB_NAME
         expected = _file_preflight(self.directory, self.path, create, _ignore_witness)
         try:
             if expected is None and not self.path.exists():
                 _file_create(self.path, _sqlite_initialise)
-            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            self._db: Adapter = SQLiteAdapter(
+                sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False))
         except sqlite3.Error as exc:
             raise state_error(exc, self.path) from exc
         try:
@@ -325,15 +361,47 @@ class StateStore:
             self._db.close()
             raise
 
+    def _error(self, exc: BaseException) -> StateError:
+        if isinstance(exc, sqlite3.Error):
+            return state_error(exc, self.path)
+        return pg_state_error(exc, self.location)
+
+    def _open_postgres(self, url: str, password_file: str | None) -> None:
+        """The team store: schema made (or migrated forward) in one write transaction, so replicas
+        starting at once do not race; no file witness (the server keeps the database)."""
+        self.backend = "postgresql"
+        self.path = cast(Path, self.location)  # messages name the (redacted) URL where a file is named
+        self.directory = server_local_dir()  # local working data (sim.db, runbook artifacts)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        adapter = PostgresAdapter(url, password_file)
+        self._db = adapter
+        try:
+            with self._tx(check_moved=False):
+                adapter.script(SCHEMA)
+                self._migrate()
+            lineage = self.meta().get("lineage")
+            self._created = lineage is None
+            lineage = lineage or self._new_lineage(reason="created")
+            if self.meta().get("schema_version") != str(SCHEMA_VERSION):
+                with self._tx(check_moved=False) as db:
+                    db.execute(db.upsert("meta", ("key", "value"), ("key",)), ("schema_version", str(SCHEMA_VERSION)))
+        except StateError:
+            adapter.close()
+            raise
+        except adapter.errors as exc:
+            adapter.close()
+            raise pg_state_error(exc, self.location) from exc
+        self._lineage = lineage
+
     def _open(self, expected: str | None, witness: bool = True) -> None:
-        self._db.row_factory = sqlite3.Row
-        problems = _sqlite_integrity(self._db)
+        assert isinstance(self._db, SQLiteAdapter)
+        problems = _sqlite_integrity(self._db.conn)
         if problems:
             raise StateCorrupt(f"state {self.path} failed its integrity check: " + "; ".join(problems[:3]),
                                str(self.path), _check_hint(self.directory))
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        self._db.script(SCHEMA)
         self._migrate()
         meta = self.meta()
         lineage = meta.get("lineage")
@@ -346,8 +414,8 @@ class StateStore:
         if lineage is None:
             lineage = self._new_lineage(reason="created")
         elif meta.get("schema_version") != str(SCHEMA_VERSION):
-            with self._tx() as db:
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            with self._tx(check_moved=False) as db:
+                db.execute(db.upsert("meta", ("key", "value"), ("key",)), ("schema_version", str(SCHEMA_VERSION)))
         if expected is None and witness:
             _file_write_sidecar(self.directory, lineage)
         self._lineage = lineage
@@ -355,12 +423,12 @@ class StateStore:
     def _new_lineage(self, reason: str, **detail: Any) -> str:
         """Give the store a new lineage (first creation, or ``state init --force-new``), audited."""
         lineage = uuid.uuid4().hex
-        with self._tx() as db:
+        with self._tx(check_moved=False) as db:
             previous = db.execute("SELECT value FROM meta WHERE key='lineage'").fetchone()
             if previous is not None and reason == "created":  # another process created it meanwhile
                 return str(previous[0])
             legacy = db.execute("SELECT COUNT(*) FROM audit").fetchone()[0] > 0
-            db.executemany("INSERT OR REPLACE INTO meta VALUES (?,?)", [
+            db.executemany(db.upsert("meta", ("key", "value"), ("key",)), [
                 ("lineage", lineage), ("schema_version", str(SCHEMA_VERSION)), ("created_at", now())])
             if legacy or reason != "created":  # a brand-new store's first audit entry stays the user's own
                 self._audit(db, "state.lineage", str(self.path), "ok",
@@ -378,15 +446,25 @@ class StateStore:
         return {r[0]: r[1] for r in self._db.execute("SELECT key, value FROM meta").fetchall()}
 
     @classmethod
-    def initialise(cls, directory: str | Path, *, force_new: bool = False) -> tuple[StateStore, dict[str, Any]]:
+    def initialise(cls, directory: str | Path, *, force_new: bool = False, password_file: str | None = None
+                   ) -> tuple[StateStore, dict[str, Any]]:
         """``state init``: create the location and the store, or with ``force_new`` give a broken,
-        emptied or swapped one a new lineage (a broken file is moved aside, never deleted). Audited."""
-        directory = Path(directory)
+        emptied or swapped one a new lineage (a broken file is moved aside, never deleted). Audited.
+
+        On PostgreSQL the database must exist (made by its administrator); the tables are created."""
+        if is_postgres(directory):
+            store = cls(directory, password_file=password_file)
+            if not force_new:
+                return store, {"created": store._created, "lineage": store.lineage}
+            old = store.lineage
+            store._lineage = store._new_lineage("state init --force-new", found=old)
+            return store, {"created": True, "lineage": store.lineage, "previous": old, "moved_aside": []}
+        directory = local_directory(directory)
         if not force_new:
             existed = (directory / DB_NAME).exists()
             store = cls(directory, create=True)
             return store, {"created": not existed, "lineage": store.lineage}
-        old = _file_read_sidecar(directory) if directory.is_dir() else None
+        witness = _file_read_sidecar(directory) if directory.is_dir() else None
         moved: list[Path] = []
         try:
             store = cls(directory, create=True, _ignore_witness=True)
@@ -399,30 +477,97 @@ class StateStore:
             store = cls(directory, create=True, _ignore_witness=True)
         try:
             found = store.lineage
-            lineage = store._new_lineage("state init --force-new", witness=old, found=found,
+            lineage = store._new_lineage("state init --force-new", witness=witness, found=found,
                                          moved_aside=[str(m) for m in moved])
             _file_write_sidecar(directory, lineage)
             store._lineage = lineage
         except sqlite3.Error as exc:
             store.close()
             raise state_error(exc, store.path) from exc
-        return store, {"created": True, "lineage": lineage, "previous": old, "moved_aside": [str(m) for m in moved]}
+        return store, {"created": True, "lineage": lineage, "previous": witness,
+                       "moved_aside": [str(m) for m in moved]}
 
     def check(self, full: bool = True) -> list[str]:
         """Integrity problems (empty when sound): ``state check`` and ``state info``."""
-        return _sqlite_integrity(self._db, full=full)
+        if not isinstance(self._db, SQLiteAdapter):
+            return []  # the PostgreSQL server keeps its own pages sound
+        return _sqlite_integrity(self._db.conn, full=full)
 
     def info(self) -> dict[str, Any]:
         meta = self.meta()
-        size = sum(p.stat().st_size for p in (self.path, self.path.with_name(DB_NAME + "-wal")) if p.exists())
+        if self.backend == "sqlite":
+            size = sum(p.stat().st_size for p in (self.path, self.path.with_name(DB_NAME + "-wal")) if p.exists())
+        else:
+            size = int(self._db.execute("SELECT pg_database_size(current_database())").fetchone()[0])
         problems = self.check(full=False)
         inventories = sorted({r[0] for r in self._db.execute("SELECT DISTINCT inventory FROM applied").fetchall()
                               if r[0]})
-        return {"backend": self.backend, "path": str(self.path), "lineage": self.lineage,
+        return {"backend": self.backend, "location": self.location, "path": str(self.path), "lineage": self.lineage,
+                "serial": int(self._db.execute("SELECT COALESCE(MAX(id), 0) FROM audit").fetchone()[0]),
+                "moved_to": meta.get("moved_to"),
                 "schema_version": int(meta.get("schema_version", "0")), "created_at": meta.get("created_at"),
                 "size_bytes": size, "integrity": "ok" if not problems else "; ".join(problems),
                 "inventory_id": meta.get("inventory_id"), "applied_by": inventories,
                 "applied_resources": self._db.execute("SELECT COUNT(*) FROM applied").fetchone()[0]}
+
+    @property
+    def option_value(self) -> str:
+        """What --state-url takes to name this store (its directory, or the redacted URL)."""
+        return str(self.directory) if self.backend == "sqlite" else self.location
+
+    # ----- moving a state to another backend ---------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """Rows per table (what ``state migrate`` verifies); locks are not moved."""
+        return {t: int(self._db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES if t != "locks"}
+
+    def migrate_to(self, target: str | Path, password_file: str | None = None) -> dict[str, Any]:
+        """Copy everything (audit, journals, plans, overrides, regions, applied, meta and its lineage)
+        into an empty store at ``target``, verify the row counts per table, and mark this store
+        read-only "moved to <target>". Runs under this store's apply lock, so nothing writes meanwhile."""
+        with self.lock("apply", purpose=f"state migrate --to {parse_location(target).display}"):
+            dest = StateStore(target, create=True, password_file=password_file)
+            try:
+                return self._copy_into(dest)
+            finally:
+                dest.close()
+
+    def _copy_into(self, dest: StateStore) -> dict[str, Any]:
+        if dest.location == self.location:
+            raise StateError(f"state {self.location} cannot be migrated onto itself", self.location)
+        busy = {t: n for t, n in dest.counts().items() if n and t != "meta"}
+        if busy:
+            raise StateError(f"state {dest.location} is not empty ({', '.join(f'{t}: {n}' for t, n in busy.items())})"
+                             ": a migration only fills a new store", dest.location,
+                             "name a new directory or an empty database in --to")
+        source = self.counts()
+        with dest._tx() as db:
+            db.execute("DELETE FROM meta")
+            for table, (columns, _key) in TABLES.items():
+                if table == "locks":
+                    continue
+                rows = self._db.execute(f"SELECT {', '.join(columns)} FROM {table}").fetchall()
+                if table == "meta":
+                    rows = [r for r in rows if r[0] != "moved_to"]
+                db.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                               [tuple(r) for r in rows])
+            if db.dialect == "postgresql":  # the identity goes on after the copied ids
+                db.execute("SELECT setval(pg_get_serial_sequence('audit', 'id'), GREATEST(COALESCE(MAX(id), 0), 1), "
+                           "MAX(id) IS NOT NULL) FROM audit")
+        copied = dest.counts()
+        expected = {**source, "meta": source["meta"] - (1 if "moved_to" in self.meta() else 0)}
+        wrong = {t: (expected[t], copied.get(t, 0)) for t in expected if copied.get(t, 0) != expected[t]}
+        if wrong:
+            raise StateError(f"state migrate to {dest.location}: row counts differ ("
+                             + ", ".join(f"{t}: {a} here, {b} there" for t, (a, b) in wrong.items())
+                             + f"); {self.location} was left as it was", dest.location)
+        dest._lineage = self.lineage
+        if dest.backend == "sqlite":
+            _file_write_sidecar(dest.directory, self.lineage)
+        dest.audit("state.migrate", self.location, "ok", source=self.location, counts=copied)
+        with self._tx() as db:
+            self._audit(db, "state.migrate", dest.location, "ok", {"to": dest.location, "counts": copied})
+            db.execute(db.upsert("meta", ("key", "value"), ("key",)), ("moved_to", dest.option_value))
+        return {"from": self.location, "to": dest.option_value, "lineage": self.lineage, "counts": copied}
 
     # ----- inventory identity -------------------------------------------------------------------
     def bind_inventory(self, inventory_id: str) -> None:
@@ -441,63 +586,140 @@ class StateStore:
                 "use another --state-dir (or state.path in the inventory) for this inventory")
         self.inventory_id = inventory_id
 
-    def _claim(self, db: sqlite3.Connection) -> None:
+    def _claim(self, db: Adapter) -> None:
         """The first inventory to write its state (applied resources, overrides, failover) owns the store."""
         if self.inventory_id is not None:
-            db.execute("INSERT OR IGNORE INTO meta VALUES ('inventory_id', ?)", (self.inventory_id,))
+            db.execute(db.insert_ignore("meta", ("key", "value")), ("inventory_id", self.inventory_id))
 
     def _migrate(self) -> None:
-        cols = {r["name"] for r in self._db.execute("PRAGMA table_info(applied)").fetchall()}
+        """Bring an older schema forward (both backends; the columns tell what is missing)."""
+        cols = self._db.columns("applied")
         if "digest" not in cols:  # state written by 0.1.0 before digests were kept
             self._db.execute("ALTER TABLE applied ADD COLUMN digest TEXT NOT NULL DEFAULT ''")
         if "inventory" not in cols:  # before stores knew which inventory applied what
             self._db.execute("ALTER TABLE applied ADD COLUMN inventory TEXT NOT NULL DEFAULT ''")
-        if "digest" not in {r["name"] for r in self._db.execute("PRAGMA table_info(plans)").fetchall()}:
+        if "digest" not in self._db.columns("plans"):
             self._db.execute("ALTER TABLE plans ADD COLUMN digest TEXT NOT NULL DEFAULT ''")  # saved-plan binding
 
     def close(self) -> None:
+        for name in list(self._lock_conns):
+            self._drop_lock_conn(name)
         self._db.close()
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Connection]:
-        self._db.execute("BEGIN IMMEDIATE")
+    def _tx(self, check_moved: bool = True) -> Iterator[Adapter]:
+        """One write transaction (writers take turns); refused on a store that was moved elsewhere."""
+        self._db.begin()
         try:
+            if check_moved:
+                moved = self._db.execute("SELECT value FROM meta WHERE key='moved_to'").fetchone()
+                if moved is not None:
+                    raise StateReadOnly(f"state {self.location} is read-only: it was moved to {moved[0]}",
+                                        self.location, f"use --state-url {moved[0]}")
             yield self._db
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.rollback()
             raise
-        self._db.execute("COMMIT")
+        self._db.commit()
 
     # ----- locks --------------------------------------------------------------------------------
-    def acquire(self, name: str = "apply", purpose: str = "", timeout: float = 0.0, poll: float = 0.2) -> LockInfo:
-        """Take the lock or raise :class:`LockHeld` after ``timeout`` seconds.
+    # SQLite: the `locks` row is the lock; a row whose holder ran on this host and whose pid is gone
+    # is stale. PostgreSQL: a session advisory lock, held by a connection of its own for the lock's
+    # life, is the lock (the server frees it when the holder dies, on whatever host); the row only
+    # says who holds it, and a row whose advisory lock is free is stale.
+    def _pg_try(self, name: str) -> bool:
+        conn = self._lock_conns.get(name)
+        if conn is None:
+            assert isinstance(self._db, PostgresAdapter)
+            conn = self._lock_conns[name] = self._db.connect()
+        row = conn.execute("SELECT pg_try_advisory_lock(%s::int, %s::int)", (LOCK_CLASS, lock_key(name))).fetchone()
+        return bool(row[0])
 
-        A lock whose holder ran on this host and whose pid is gone is stale and taken over (and the
-        takeover is audited); a lock from another host is never taken over automatically.
+    def _drop_lock_conn(self, name: str) -> None:
+        conn = self._lock_conns.pop(name, None)
+        if conn is not None:
+            try:
+                conn.close()  # closing the session frees its advisory locks
+            except Exception:
+                pass
+
+    def _pg_held(self, name: str) -> int | None:
+        """The server pid of the session holding the advisory lock ``name``, or None when it is free."""
+        row = self._db.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND "
+            "database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND "
+            "classid::bigint = ? AND objid::bigint = ?", (LOCK_CLASS, lock_key(name))).fetchone()
+        return int(row[0]) if row is not None else None
+
+    @staticmethod
+    def _lock_row(row: Any) -> LockInfo:
+        return LockInfo(row["name"], row["owner"], row["host"], row["pid"], row["acquired_at"], row["purpose"])
+
+    def acquire(self, name: str = "apply", purpose: str = "", timeout: float = 0.0, poll: float = 0.2) -> LockInfo:
+        """Take the lock or raise :class:`LockHeld` after ``timeout`` seconds (the wait and a refusal
+        are audited).
+
+        SQLite: a lock whose holder ran on this host and whose pid is gone is stale and taken over
+        (audited); a lock from another host is never taken over automatically. PostgreSQL: the
+        server's advisory lock decides, whichever host the holder ran on.
         """
         deadline = time.monotonic() + timeout
         me = LockInfo(name, whoami(), socket.gethostname(), os.getpid(), now(), purpose)
-        while True:
-            with self._tx() as db:
-                row = db.execute("SELECT * FROM locks WHERE name=?", (name,)).fetchone()
-                if row is not None and row["host"] == me.host and not _pid_alive(row["pid"]):
-                    db.execute("DELETE FROM locks WHERE name=?", (name,))
-                    self._audit(db, "lock.takeover", name, "ok", {"stale_pid": row["pid"], "owner": row["owner"]})
-                    row = None
-                if row is None:
-                    db.execute("INSERT INTO locks VALUES (?,?,?,?,?,?)",
-                               (name, me.owner, me.host, me.pid, me.acquired_at, purpose))
-                    return me
-                held = LockInfo(row["name"], row["owner"], row["host"], row["pid"], row["acquired_at"],
-                                row["purpose"])
-            if time.monotonic() >= deadline:
-                raise LockHeld(held)
-            time.sleep(poll)
+        pg = self.backend == "postgresql"
+        waited = False
+        try:
+            while True:
+                got = self._pg_try(name) if pg else True
+                with self._tx() as db:
+                    row = db.execute("SELECT * FROM locks WHERE name=?", (name,)).fetchone()
+                    if row is not None and got and (pg or (row["host"] == me.host and not _pid_alive(row["pid"]))):
+                        db.execute("DELETE FROM locks WHERE name=?", (name,))
+                        detail = {"stale_pid": row["pid"], "owner": row["owner"]}
+                        if pg:
+                            detail.update(host=row["host"], reason="its advisory lock was free: the holder's "
+                                                                  "session ended")
+                        self._audit(db, "lock.takeover", name, "ok", detail)
+                        row = None
+                    if row is None and got:
+                        db.execute("INSERT INTO locks (name, owner, host, pid, acquired_at, purpose) "
+                                   "VALUES (?,?,?,?,?,?)", (name, me.owner, me.host, me.pid, me.acquired_at, purpose))
+                        if waited:
+                            self._audit(db, "lock.acquired", name, "ok", {"after_wait": True, "purpose": purpose})
+                        return me
+                    held = (self._lock_row(row) if row is not None else
+                            LockInfo(name, "(being taken)", "?", 0, now(), "another session is taking it"))
+                    if not waited and timeout > 0:
+                        self._audit(db, "lock.wait", name, "waiting", {"holder": f"{held.owner}@{held.host}",
+                                                                       "pid": held.pid, "timeout_s": timeout,
+                                                                       "purpose": purpose})
+                        waited = True
+                    refused = time.monotonic() >= deadline
+                    if refused:  # audited in this transaction, which commits: then refuse
+                        self._audit(db, "lock.refused", name, "refused", {
+                            "holder": f"{held.owner}@{held.host}", "pid": held.pid, "since": held.acquired_at,
+                            "holder_purpose": held.purpose, "purpose": purpose, "waited_s": timeout})
+                if refused:
+                    raise LockHeld(held)
+                time.sleep(poll)
+        except BaseException:
+            if pg and not self._pg_owns_row(name, me):
+                self._drop_lock_conn(name)
+            raise
+
+    def _pg_owns_row(self, name: str, me: LockInfo) -> bool:
+        try:
+            row = self._db.execute("SELECT pid, host, acquired_at FROM locks WHERE name=?", (name,)).fetchone()
+        except Exception:
+            return False
+        return row is not None and (row[0], row[1], row[2]) == (me.pid, me.host, me.acquired_at)
 
     def release(self, name: str = "apply") -> None:
-        with self._tx() as db:
-            db.execute("DELETE FROM locks WHERE name=? AND pid=? AND host=?", (name, os.getpid(),
-                                                                                socket.gethostname()))
+        try:
+            with self._tx(check_moved=False) as db:
+                db.execute("DELETE FROM locks WHERE name=? AND pid=? AND host=?", (name, os.getpid(),
+                                                                                    socket.gethostname()))
+        finally:
+            self._drop_lock_conn(name)
 
     @contextmanager
     def lock(self, name: str = "apply", purpose: str = "", timeout: float = 0.0) -> Iterator[LockInfo]:
@@ -511,19 +733,25 @@ class StateStore:
         row = self._db.execute("SELECT * FROM locks WHERE name=?", (name,)).fetchone()
         if row is None:
             return None
-        return LockInfo(row["name"], row["owner"], row["host"], row["pid"], row["acquired_at"], row["purpose"])
+        if self.backend == "postgresql" and name not in self._lock_conns and self._pg_held(name) is None:
+            return None  # stale: its holder's session is gone (the next acquire replaces the row, audited)
+        return self._lock_row(row)
 
     def force_unlock(self, name: str = "apply") -> LockInfo | None:
         info = self.lock_info(name)
+        if self.backend == "postgresql" and info is not None:
+            raise LockHeld(info)  # alive: the server frees the lock when the holder ends, never a guess
         with self._tx() as db:
+            row = db.execute("SELECT * FROM locks WHERE name=?", (name,)).fetchone()
             db.execute("DELETE FROM locks WHERE name=?", (name,))
-            if info:
-                self._audit(db, "lock.force-unlock", name, "ok", {"owner": info.owner, "host": info.host,
-                                                                  "pid": info.pid})
-        return info
+            stale = info or (self._lock_row(row) if row is not None else None)
+            if stale:
+                self._audit(db, "lock.force-unlock", name, "ok", {"owner": stale.owner, "host": stale.host,
+                                                                  "pid": stale.pid})
+        return info if self.backend == "sqlite" else stale
 
     # ----- audit --------------------------------------------------------------------------------
-    def _audit(self, db: sqlite3.Connection, action: str, target: str, result: str,
+    def _audit(self, db: Adapter, action: str, target: str, result: str,
                detail: Mapping[str, Any]) -> None:
         db.execute("INSERT INTO audit (at, who, host, action, target, result, detail) VALUES (?,?,?,?,?,?,?)",
                    (now(), whoami(), socket.gethostname(), action, target, result,
@@ -621,8 +849,8 @@ class StateStore:
     def record_plan(self, plan_id: str, fingerprint: str, inventory: str, changes: int, digest: str = "") -> None:
         """Remember a saved plan by its content digest: ``apply FILE`` accepts only a recorded, unedited plan."""
         with self._tx() as db:
-            db.execute("INSERT OR REPLACE INTO plans (id, created_at, who, fingerprint, inventory, changes, digest) "
-                       "VALUES (?,?,?,?,?,?,?)", (plan_id, now(), whoami(), fingerprint, inventory, changes, digest))
+            db.execute(db.upsert("plans", TABLES["plans"][0], ("id",)),
+                       (plan_id, now(), whoami(), fingerprint, inventory, changes, digest))
 
     def plan_record(self, plan_id: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT * FROM plans WHERE id=?", (plan_id,)).fetchone()
@@ -636,15 +864,13 @@ class StateStore:
                 db.execute("DELETE FROM applied WHERE provider=? AND id=?", (provider, resource_id))
             else:
                 text = canonical_json(spec)
-                db.execute("INSERT OR REPLACE INTO applied (provider, id, spec, at, run_id, digest, inventory) "
-                           "VALUES (?,?,?,?,?,?,?)", (provider, resource_id, text, now(), run_id, text_digest(text),
-                                                      self.inventory_id or ""))
+                db.execute(db.upsert("applied", TABLES["applied"][0], ("provider", "id")),
+                           (provider, resource_id, text, now(), run_id, text_digest(text), self.inventory_id or ""))
 
     def applied_digests(self) -> dict[tuple[str, str], str]:
         """(provider, resource id) -> digest of the spec as the tool last wrote it."""
-        cur = self._db.execute("SELECT provider, id, digest FROM applied")
-        cur.row_factory = None  # plain tuples: this runs on every plan over every resource
-        out: dict[tuple[str, str], str] = {(p, i): d for p, i, d in cur.fetchall()}
+        rows = self._db.execute("SELECT provider, id, digest FROM applied").fetchall()
+        out: dict[tuple[str, str], str] = {(r[0], r[1]): r[2] for r in rows}
         for key in [k for k, d in out.items() if not d]:  # rows written before digests were kept
             out[key] = spec_digest(self.applied_spec(*key) or {})
         return out
@@ -657,7 +883,7 @@ class StateStore:
     def set_override(self, kind: str, name: str, merge: Mapping[str, Any], reason: str = "") -> None:
         with self._tx() as db:
             self._claim(db)
-            db.execute("INSERT OR REPLACE INTO overrides VALUES (?,?,?,?,?,?)",
+            db.execute(db.upsert("overrides", TABLES["overrides"][0], ("kind", "name")),
                        (kind, name, json.dumps(merge, sort_keys=True), whoami(), now(), reason))
 
     def clear_override(self, kind: str, name: str) -> bool:
@@ -673,7 +899,7 @@ class StateStore:
         """``status`` is ``serving`` or ``drained``."""
         with self._tx() as db:
             self._claim(db)
-            db.execute("INSERT OR REPLACE INTO regions VALUES (?,?,?,?,?)", (region, status, whoami(), now(), reason))
+            db.execute(db.upsert("regions", TABLES["regions"][0], ("name",)), (region, status, whoami(), now(), reason))
 
     def region_statuses(self) -> dict[str, dict[str, Any]]:
         return {r["name"]: dict(r) for r in self._db.execute("SELECT * FROM regions").fetchall()}

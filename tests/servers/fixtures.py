@@ -17,6 +17,7 @@ import pytest
 from .bind import BindServer
 from .faultproxy import FaultProxy
 from .motoserver import MotoServer
+from .postgres import PostgresServer
 from .powerdns import PowerDNSServer
 from .process import start_or_fail
 
@@ -79,6 +80,21 @@ def pdns(pdns_server: PowerDNSServer) -> PowerDNSServer:
     pdns_server.reset()
     pdns_server.create_zone(ZONE)
     return pdns_server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """PostgreSQL 15 on a free loopback port for the session; tests take a fresh database each."""
+    server = PostgresServer()
+    start_or_fail(server.start)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty database (no password: the test cluster trusts loopback)."""
+    return postgres_server.new_database()
 
 
 @pytest.fixture

@@ -22,11 +22,27 @@ from streamverse_ctl.providers.sim.provider import SimProvider
 from streamverse_ctl.state import StateStore
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The same tests on both backends: a SQLite directory, and a fresh PostgreSQL database."""
+    if request.param == "postgresql":
+        s = StateStore(request.getfixturevalue("postgres_url"))
+    else:
+        s = StateStore(tmp_path / "state", create=True)
+    yield s
+    s.close()
+
+
 @pytest.fixture
-def store(tmp_path: Path):  # type: ignore[no-untyped-def]
+def sqlite_store(tmp_path: Path):  # type: ignore[no-untyped-def]
     s = StateStore(tmp_path / "state", create=True)
     yield s
     s.close()
+
+
+def again(store: StateStore) -> StateStore:
+    """Another handle on the same store (another process would open it so)."""
+    return StateStore(store.option_value)
 
 
 def dead_pid() -> int:
@@ -39,7 +55,7 @@ def dead_pid() -> int:
 def test_lock_held_by_a_live_process_is_refused_with_its_owner(store: StateStore, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("STREAMVERSE_USER", "alice")
     store.acquire("apply", purpose="apply plan-1")
-    other = StateStore(store.directory)
+    other = again(store)
     with pytest.raises(LockHeld) as info:
         other.acquire("apply")
     assert info.value.exit_code == 3
@@ -50,7 +66,7 @@ def test_lock_held_by_a_live_process_is_refused_with_its_owner(store: StateStore
 
 def test_lock_timeout_waits_for_release(store: StateStore) -> None:
     store.acquire("apply")
-    other = StateStore(store.directory)
+    other = again(store)
     threading.Timer(0.3, store.release, args=("apply",)).start()
     info = other.acquire("apply", timeout=5)
     assert info.pid == os.getpid()
@@ -61,7 +77,8 @@ def test_lock_timeout_waits_for_release(store: StateStore) -> None:
     other.close()
 
 
-def test_stale_lock_of_a_dead_process_is_taken_over_and_audited(store: StateStore) -> None:
+def test_stale_lock_of_a_dead_process_is_taken_over_and_audited(sqlite_store: StateStore) -> None:
+    store = sqlite_store
     import socket
 
     pid = dead_pid()
@@ -73,7 +90,8 @@ def test_stale_lock_of_a_dead_process_is_taken_over_and_audited(store: StateStor
     assert entry.detail == {"stale_pid": pid, "owner": "bob"}
 
 
-def test_lock_of_another_host_is_never_taken_over(store: StateStore) -> None:
+def test_lock_of_another_host_is_never_taken_over(sqlite_store: StateStore) -> None:
+    store = sqlite_store
     store._db.execute("INSERT INTO locks VALUES (?,?,?,?,?,?)",
                       ("apply", "carol", "other-host", dead_pid(), "2020-01-01T00:00:00Z", ""))
     with pytest.raises(LockHeld, match="carol@other-host"):
@@ -154,7 +172,8 @@ def test_secret_is_never_shown_and_references_resolve(monkeypatch, tmp_path: Pat
         secrets.resolve({"fromEnv": "SV_TEST_MISSING"})
 
 
-def test_a_secret_never_reaches_audit_journal_or_logs(monkeypatch, store: StateStore, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_a_secret_never_reaches_audit_journal_or_logs(monkeypatch, sqlite_store: StateStore, caplog) -> None:  # type: ignore[no-untyped-def]
+    store = sqlite_store
     monkeypatch.setenv("SV_TEST_SECRET", SECRET)
     secrets.resolve({"fromEnv": "SV_TEST_SECRET"})
     store.audit("provider.error", "x", "failed", error=f"auth failed with key {SECRET}")
