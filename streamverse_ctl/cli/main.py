@@ -24,6 +24,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "validate": ("command",
                  "Check an inventory's structure and meaning; report every problem with file, line and field."),
     "plan": ("command", "Show what differs between the inventory and actual state, field by field, in apply order."),
+    "show": ("command", "Show a plan saved by `plan --out`, without reading any provider or the state."),
     "apply": ("command",
               "Converge actual state to the inventory, behind the lock and guardrails, journaled and audited."),
     "reconcile": ("command", "Keep reconciling: plan every interval, report drift and pending changes, converge "

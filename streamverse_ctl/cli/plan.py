@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .common import DEFAULT_INVENTORY, InventoryOpt, PlatformOpt, StateDirOpt, VarOpt, emit, workspace
+from .selector import SelectorOpt
 
 
 class PlanOutput(str, Enum):
@@ -25,7 +26,9 @@ def command(
         PlanOutput.table,
     out: Annotated[Path | None, typer.Option("--out", help="Save the plan to FILE for `apply FILE`.")] = None,
     target: Annotated[list[str] | None, typer.Option(
-        "--target", help="Only this inventory document (Kind/name) or resource id; globs ok; repeatable.")] = None,
+        "--target", metavar="KIND/NAME",
+        help="Only this inventory document (Kind/name) or resource id; globs ok; repeatable.")] = None,
+    selector: SelectorOpt = None,
     detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every change.")] = False,
@@ -34,9 +37,11 @@ def command(
     from .common import Output, console
     from .render import plan_markdown, plan_table
 
+    from . import selector as sel
+
     ws = workspace(inventory, state_dir, var, platform)
     try:
-        plan = ws.plan(target or [])
+        plan = ws.plan(sel.targets(ws.inventory, selector, target))
         if out:
             plan.save(out)
             ws.state.record_plan(plan.id, plan.fingerprint, str(inventory), len(plan.changes), plan.digest())
