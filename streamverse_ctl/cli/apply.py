@@ -15,10 +15,11 @@ if TYPE_CHECKING:
     from ..engine.workspace import Workspace
 
 ForceOpt = Annotated[list[str] | None, typer.Option(
-    "--force", help="Override one named guardrail: change-size, min-regions, unhealthy-region, adopt "
-    "(repeatable; zero-serving cannot be overridden).")]
+    "--force", metavar="GUARDRAIL", help="Override one named guardrail: change-size, min-regions, unhealthy-region, "
+    "adopt (repeatable; zero-serving cannot be overridden).")]
 AutoApproveOpt = Annotated[bool, typer.Option("--auto-approve", "--yes", "-y", help="Do not ask for confirmation.")]
-LockTimeoutOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the lock.")]
+LockTimeoutOpt = Annotated[float, typer.Option("--lock-timeout", metavar="SECONDS",
+    help="Seconds to wait for the lock.")]
 
 
 def check_force(force: list[str] | None) -> list[str]:
@@ -91,14 +92,17 @@ def command(
     state_dir: StateDirOpt = None,
     var: VarOpt = None,
     platform: PlatformOpt = None,
-    target: Annotated[list[str] | None, typer.Option("--target", help="As for plan.")] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", metavar="KIND/NAME", help="As for plan.")] = None,
     selector: SelectorOpt = None,
     auto_approve: AutoApproveOpt = False,
     force: ForceOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Converge actual state to the inventory, behind the lock and guardrails, journaled and audited."""
+    """Converge actual state to the inventory, behind the lock and guardrails, journaled and audited.
+
+    Example: streamverse ctl apply plan.json
+    """
     from ..engine.plan import Plan
     from . import selector as sel
 

@@ -29,6 +29,7 @@ InventoryOpt = Annotated[
     typer.Option(
         "--inventory",
         "-i",
+        metavar="DIR",
         envvar="STREAMVERSE_INVENTORY",
         show_default=True,
         help="Inventory directory (env STREAMVERSE_INVENTORY).",
@@ -38,15 +39,18 @@ StateDirOpt = Annotated[
     Path | None,
     typer.Option(
         "--state-dir",
+        metavar="DIR",
         envvar="STREAMVERSE_STATE_DIR",
         help="State backend directory (default: the inventory's state.path, else ./.streamverse).",
     ),
 ]
-VarOpt = Annotated[list[str] | None, typer.Option("--var", help="Set an inventory variable, NAME=VALUE (repeatable).")]
+VarOpt = Annotated[list[str] | None, typer.Option("--var", metavar="NAME=VALUE",
+    help="Set an inventory variable, NAME=VALUE (repeatable).")]
 PlatformOpt = Annotated[
     str | None,
     typer.Option(
         "--platform",
+        metavar="PLATFORM",
         envvar="STREAMVERSE_PLATFORM",
         help="'sim' runs against the embedded sim platform whatever Provider documents say.",
     ),

@@ -6,7 +6,10 @@ import typer
 
 
 def command(shell: Annotated[str, typer.Argument(help="bash, zsh, fish or pwsh")] = "bash") -> None:
-    """Print the shell completion script: eval "$(streamverse ctl completion bash)"."""
+    """Print the shell completion script: eval "$(streamverse ctl completion bash)".
+
+    Example: eval "$(streamverse ctl completion bash)"
+    """
     from typer._completion_shared import get_completion_script
 
     if shell not in ("bash", "zsh", "fish", "pwsh", "powershell"):

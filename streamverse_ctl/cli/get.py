@@ -52,7 +52,10 @@ def command(
     inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, var: VarOpt = None,
     platform: PlatformOpt = None, output: OutputOpt = Output.table, selector: SelectorOpt = None,
 ) -> None:
-    """List inventory documents of a kind with their key settings and whether actual state matches."""
+    """List inventory documents of a kind with their key settings and whether actual state matches.
+
+    Example: streamverse ctl get pops -l tier=core,region=eu-west
+    """
     from . import selector as sel
     from .common import simple_table
 

@@ -24,7 +24,8 @@ def command(
     platform: PlatformOpt = None,
     output: Annotated[PlanOutput, typer.Option("--output", "-o", help="table, json, yaml or markdown")] =
         PlanOutput.table,
-    out: Annotated[Path | None, typer.Option("--out", help="Save the plan to FILE for `apply FILE`.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="FILE",
+        help="Save the plan to FILE for `apply FILE`.")] = None,
     target: Annotated[list[str] | None, typer.Option(
         "--target", metavar="KIND/NAME",
         help="Only this inventory document (Kind/name) or resource id; globs ok; repeatable.")] = None,
@@ -33,11 +34,13 @@ def command(
         "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every change.")] = False,
 ) -> None:
-    """Show what differs between the inventory and actual state, field by field, in apply order."""
+    """Show what differs between the inventory and actual state, field by field, in apply order.
+
+    Example: streamverse ctl plan -l continent=eu --out plan.json
+    """
+    from . import selector as sel
     from .common import Output, console
     from .render import plan_markdown, plan_table
-
-    from . import selector as sel
 
     ws = workspace(inventory, state_dir, var, platform)
     try:
