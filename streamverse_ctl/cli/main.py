@@ -197,7 +197,14 @@ def _invoke(app: typer.Typer, prog: str) -> int:
 
     _setup_logging()
     try:
-        rv = app(prog_name=prog, standalone_mode=False)
+        if any(k.startswith("_STREAMVERSE") and k.endswith("_COMPLETE") for k in os.environ):
+            from .completion import attach
+
+            cmd = typer.main.get_command(app)
+            attach(cmd)  # a TAB: kinds, names, regions, policies, runbooks, guardrails
+            rv = cmd.main(prog_name=prog, standalone_mode=False)
+        else:
+            rv = app(prog_name=prog, standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code or 0)
