@@ -70,6 +70,12 @@ regions = _of_kind("Region")
 policies = _of_kind("TrafficPolicy")
 
 
+def other_regions(ctx: Any, incomplete: str) -> list[str]:
+    """``failover REGION --to``: the regions that could take its traffic."""
+    source = ctx.params.get("region") or next(iter(ctx.args), None)  # a TAB leaves the argument in args
+    return [r for r in regions(ctx, incomplete) if r != source]
+
+
 def targets(ctx: Any, incomplete: str) -> list[str]:
     return [d.ref for d in _inventory(ctx).documents if d.ref.startswith(incomplete)]
 
@@ -93,8 +99,10 @@ def _completer(path: tuple[str, ...], param: str, siblings: Iterable[str]) -> Ca
         return names
     if param == "name" and "runbook" in path:
         return runbooks
-    if param in ("region", "to"):
+    if param == "region":
         return regions
+    if param == "to":
+        return other_regions
     if param == "policy":
         return policies
     if param == "target":

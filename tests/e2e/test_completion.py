@@ -45,6 +45,7 @@ def test_tab_completes_kinds_names_regions_policies_runbooks_guardrails(prog: st
     assert t("describe pops n") == ["nyc1", "nrt1"]
     assert t("failover ") == REGIONS
     assert t("failover us-east --to eu") == ["eu-west"]
+    assert t("failover us-east --to us") == ["us-west"]  # not the region being failed over
     assert t("sim fail-region m") == ["me-central"]
     assert t("dns set-weights ") == ["www", "api"]
     assert t("runbook run ") == ["regional-failback", "regional-failover", "viral-content"]
