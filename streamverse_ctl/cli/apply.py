@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from .common import DEFAULT_INVENTORY, InventoryOpt, Output, OutputOpt, PlatformOpt, StateDirOpt, VarOpt, workspace
+from .selector import SelectorOpt
 
 if TYPE_CHECKING:
     from ..engine.apply import ApplyResult
@@ -14,10 +15,11 @@ if TYPE_CHECKING:
     from ..engine.workspace import Workspace
 
 ForceOpt = Annotated[list[str] | None, typer.Option(
-    "--force", help="Override one named guardrail: change-size, min-regions, unhealthy-region, adopt "
-    "(repeatable; zero-serving cannot be overridden).")]
+    "--force", metavar="GUARDRAIL", help="Override one named guardrail: change-size, min-regions, unhealthy-region, "
+    "adopt (repeatable; zero-serving cannot be overridden).")]
 AutoApproveOpt = Annotated[bool, typer.Option("--auto-approve", "--yes", "-y", help="Do not ask for confirmation.")]
-LockTimeoutOpt = Annotated[float, typer.Option("--lock-timeout", help="Seconds to wait for the lock.")]
+LockTimeoutOpt = Annotated[float, typer.Option("--lock-timeout", metavar="SECONDS",
+    help="Seconds to wait for the lock.")]
 
 
 def check_force(force: list[str] | None) -> list[str]:
@@ -90,16 +92,24 @@ def command(
     state_dir: StateDirOpt = None,
     var: VarOpt = None,
     platform: PlatformOpt = None,
-    target: Annotated[list[str] | None, typer.Option("--target", help="As for plan.")] = None,
+    target: Annotated[list[str] | None, typer.Option("--target", metavar="KIND/NAME", help="As for plan.")] = None,
+    selector: SelectorOpt = None,
     auto_approve: AutoApproveOpt = False,
     force: ForceOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Converge actual state to the inventory, behind the lock and guardrails, journaled and audited."""
+    """Converge actual state to the inventory, behind the lock and guardrails, journaled and audited.
+
+    Example: streamverse ctl apply plan.json
+    """
     from ..engine.plan import Plan
+    from . import selector as sel
 
     forced = check_force(force)
+    if planfile is not None and selector:
+        raise typer.BadParameter("a saved plan carries its own selection: give --selector to `plan --out`, "
+                                 "not to `apply PLANFILE`", param_hint=sel.PARAM)
     ws = workspace(inventory, state_dir, var, platform)
     try:
         if planfile is not None:
@@ -112,7 +122,7 @@ def command(
         else:
             # lock first, then plan (as Terraform does): a waiter plans from what the holder left
             with ws.locked("apply", timeout=lock_timeout):
-                plan = ws.plan(target or [], force=forced)
+                plan = ws.plan(sel.targets(ws.inventory, selector, target), force=forced)
                 confirm_and_apply(ws, plan, saved=False, force=forced, auto_approve=auto_approve,
                                   lock_timeout=lock_timeout, output=output)
     finally:

@@ -29,6 +29,7 @@ InventoryOpt = Annotated[
     typer.Option(
         "--inventory",
         "-i",
+        metavar="DIR",
         envvar="STREAMVERSE_INVENTORY",
         show_default=True,
         help="Inventory directory (env STREAMVERSE_INVENTORY).",
@@ -46,7 +47,8 @@ StateDirOpt = Annotated[
         "state.path, else ./.streamverse. --state-dir is an alias.",
     ),
 ]
-VarOpt = Annotated[list[str] | None, typer.Option("--var", help="Set an inventory variable, NAME=VALUE (repeatable).")]
+VarOpt = Annotated[list[str] | None, typer.Option("--var", metavar="NAME=VALUE",
+    help="Set an inventory variable, NAME=VALUE (repeatable).")]
 PLATFORMS = ("sim",)  # --platform values; anything else is an error, never silently the real providers
 
 
@@ -69,6 +71,7 @@ PlatformOpt = Annotated[
     str | None,
     typer.Option(
         "--platform",
+        metavar="PLATFORM",
         envvar="STREAMVERSE_PLATFORM",
         callback=check_platform,
         help="'sim' runs against the embedded sim platform whatever Provider documents say.",

@@ -26,7 +26,10 @@ def command(
     platform: PlatformOpt = None, output: OutputOpt = Output.table,
 ) -> None:
     """One document in full: its source, effective spec (after overlays and overrides), the resources it
-    compiles to with their actual state, and pending changes."""
+    compiles to with their actual state, and pending changes.
+
+    Example: streamverse ctl describe TrafficPolicy www
+    """
     from ..core.errors import PermanentError
     from ..core.resources import diff_fields
     from .common import console, short

@@ -25,7 +25,10 @@ def command(
     output: OutputOpt = Output.table,
     detailed_exitcode: Annotated[bool, typer.Option("--detailed-exitcode", help="Exit 2 when there is drift.")] = False,
 ) -> None:
-    """Show drift: what changed outside StreamVerse Control since it last wrote. Never acts."""
+    """Show drift: what changed outside StreamVerse Control since it last wrote. Never acts.
+
+    Example: streamverse ctl diff --detailed-exitcode
+    """
     from .render import drift_table
 
     ws = workspace(inventory, state_dir, var, platform)

@@ -29,7 +29,8 @@ app = typer.Typer(help="DNS traffic steering: set weights, list overrides, verif
 def set_weights(
     policy: Annotated[str, typer.Argument(help="TrafficPolicy name")],
     weights: Annotated[list[str], typer.Argument(help="REGION=WEIGHT ... (regions not named keep theirs)")],
-    reason: Annotated[str, typer.Option("--reason", "-m", help="Why (kept in the audit log and shown by plan).")] = "",
+    reason: Annotated[str, typer.Option("--reason", "-m", metavar="REASON",
+        help="Why (kept in the audit log and shown by plan).")] = "",
     inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, var: VarOpt = None,
     platform: PlatformOpt = None, auto_approve: AutoApproveOpt = False, force: ForceOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0, output: OutputOpt = Output.table,
@@ -38,6 +39,8 @@ def set_weights(
 
     The change is recorded as a deliberate override: later plans show it (with who, when and why)
     instead of reverting it as drift, until `dns clear-override POLICY`.
+
+    Example: streamverse ctl dns set-weights www us-east=0 -m maintenance
     """
     from ..engine.operations import persist_pending, stage_override, weights_merge
 
@@ -67,7 +70,10 @@ def clear_override(
     inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
     lock_timeout: LockTimeoutOpt = 0.0,
 ) -> None:
-    """Forget a set-weights override: the next plan/apply returns to the inventory's weights."""
+    """Forget a set-weights override: the next plan/apply returns to the inventory's weights.
+
+    Example: streamverse ctl dns clear-override www
+    """
     from ..engine.operations import clear_override as clear
 
     ws = workspace(inventory, state_dir)
@@ -83,7 +89,10 @@ def clear_override(
 @app.command("overrides")
 def overrides(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
               output: OutputOpt = Output.table) -> None:
-    """Deliberate overrides in force (set-weights, runbook actions)."""
+    """Deliberate overrides in force (set-weights, runbook actions).
+
+    Example: streamverse ctl dns overrides -o json
+    """
     ws = workspace(inventory, state_dir)
     try:
         items = ws.state.overrides()
@@ -97,11 +106,15 @@ def overrides(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOp
 @app.command("verify")
 def verify(
     policy: Annotated[str | None, typer.Argument(help="TrafficPolicy name (default: all)")] = None,
-    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for convergence.")] = 30.0,
+    timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS",
+        help="Seconds to wait for convergence.")] = 30.0,
     inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, var: VarOpt = None,
     platform: PlatformOpt = None, output: OutputOpt = Output.table,
 ) -> None:
-    """Prove the authoritative servers answer what the inventory (with overrides) says; exit 1 if not."""
+    """Prove the authoritative servers answer what the inventory (with overrides) says; exit 1 if not.
+
+    Example: streamverse ctl dns verify www --timeout 60
+    """
     from ..core.errors import PermanentError
 
     ws = workspace(inventory, state_dir, var, platform)
@@ -128,13 +141,18 @@ def verify(
 @app.command("query")
 def query(
     name: Annotated[str, typer.Argument(help="Name to look up, e.g. www.streamverse.example")],
-    rtype: Annotated[str, typer.Option("--type", "-t", help="Record type.")] = "A",
-    server: Annotated[str, typer.Option("--server", "-s", help="HOST[:PORT] of the server to ask.")] = "127.0.0.1:53",
-    samples: Annotated[int, typer.Option("--samples", "-n", help="Ask N times (varying EDNS client subnet) "
+    rtype: Annotated[str, typer.Option("--type", "-t", metavar="RTYPE", help="Record type.")] = "A",
+    server: Annotated[str, typer.Option("--server", "-s", metavar="HOST:PORT",
+        help="HOST[:PORT] of the server to ask.")] = "127.0.0.1:53",
+    samples: Annotated[int, typer.Option("--samples", "-n", metavar="N",
+        help="Ask N times (varying EDNS client subnet) "
                                                                  "to see a weighted spread.")] = 1,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Ask one DNS server directly (no recursion) and show the answers and their spread."""
+    """Ask one DNS server directly (no recursion) and show the answers and their spread.
+
+    Example: streamverse ctl dns query www.streamverse.example. -n 20
+    """
     from ..providers.dnsquery import lookup
 
     res = lookup(server, name, rtype, samples)

@@ -15,6 +15,7 @@ from .common import (
     emit,
     workspace,
 )
+from .selector import SelectorOpt
 
 if TYPE_CHECKING:
     from ..engine.workspace import Workspace
@@ -49,16 +50,22 @@ def command(
     kind: Annotated[str, typer.Argument(help=KIND_HELP)],
     name: Annotated[str | None, typer.Argument(help="Only this one")] = None,
     inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, var: VarOpt = None,
-    platform: PlatformOpt = None, output: OutputOpt = Output.table,
+    platform: PlatformOpt = None, output: OutputOpt = Output.table, selector: SelectorOpt = None,
 ) -> None:
-    """List inventory documents of a kind with their key settings and whether actual state matches."""
+    """List inventory documents of a kind with their key settings and whether actual state matches.
+
+    Example: streamverse ctl get pops -l tier=core,region=eu-west
+    """
+    from . import selector as sel
     from .common import simple_table
 
+    requirements = sel.parse(selector)
     ws = workspace(inventory, state_dir, var, platform)
     try:
         k = resolve_kind(ws, kind)
-        docs = [d for d in ws.inventory.of(k) if name is None or d.name == name]
-        if name is not None and not docs:
+        named = [d for d in ws.inventory.of(k) if name is None or d.name == name]
+        docs = [d for d in named if sel.matches(d.labels or {}, requirements)]
+        if name is not None and not named:
             from ..core.errors import PermanentError
 
             raise PermanentError(f"no {k} named '{name}'")

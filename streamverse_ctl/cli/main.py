@@ -24,6 +24,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "validate": ("command",
                  "Check an inventory's structure and meaning; report every problem with file, line and field."),
     "plan": ("command", "Show what differs between the inventory and actual state, field by field, in apply order."),
+    "show": ("command", "Show a plan saved by `plan --out`, without reading any provider or the state."),
     "apply": ("command",
               "Converge actual state to the inventory, behind the lock and guardrails, journaled and audited."),
     "reconcile": ("command", "Keep reconciling: plan every interval, report drift and pending changes, converge "
@@ -199,7 +200,14 @@ def _invoke(app: typer.Typer, prog: str) -> int:
 
     _setup_logging()
     try:
-        rv = app(prog_name=prog, standalone_mode=False)
+        if any(k.startswith("_STREAMVERSE") and k.endswith("_COMPLETE") for k in os.environ):
+            from .completion import attach
+
+            cmd = typer.main.get_command(app)
+            attach(cmd)  # a TAB: kinds, names, regions, policies, runbooks, guardrails
+            rv = cmd.main(prog_name=prog, standalone_mode=False)
+        else:
+            rv = app(prog_name=prog, standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except typer.Exit as exc:
         return int(exc.exit_code or 0)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from .common import DEFAULT_INVENTORY, InventoryOpt, PlatformOpt, StateDirOpt, VarOpt, emit, workspace
+from .selector import SelectorOpt
 
 
 class PlanOutput(str, Enum):
@@ -23,20 +24,27 @@ def command(
     platform: PlatformOpt = None,
     output: Annotated[PlanOutput, typer.Option("--output", "-o", help="table, json, yaml or markdown")] =
         PlanOutput.table,
-    out: Annotated[Path | None, typer.Option("--out", help="Save the plan to FILE for `apply FILE`.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="FILE",
+        help="Save the plan to FILE for `apply FILE`.")] = None,
     target: Annotated[list[str] | None, typer.Option(
-        "--target", help="Only this inventory document (Kind/name) or resource id; globs ok; repeatable.")] = None,
+        "--target", metavar="KIND/NAME",
+        help="Only this inventory document (Kind/name) or resource id; globs ok; repeatable.")] = None,
+    selector: SelectorOpt = None,
     detailed_exitcode: Annotated[bool, typer.Option(
         "--detailed-exitcode", help="Exit 0 with no changes, 2 with changes, 1 on error.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show every change.")] = False,
 ) -> None:
-    """Show what differs between the inventory and actual state, field by field, in apply order."""
+    """Show what differs between the inventory and actual state, field by field, in apply order.
+
+    Example: streamverse ctl plan -l continent=eu --out plan.json
+    """
+    from . import selector as sel
     from .common import Output, console
     from .render import plan_markdown, plan_table
 
     ws = workspace(inventory, state_dir, var, platform)
     try:
-        plan = ws.plan(target or [])
+        plan = ws.plan(sel.targets(ws.inventory, selector, target))
         if out:
             plan.save(out)
             ws.state.record_plan(plan.id, plan.fingerprint, str(inventory), len(plan.changes), plan.digest())

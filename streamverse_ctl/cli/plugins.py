@@ -70,7 +70,10 @@ def enable_hint(directory: Any) -> str:
 
 @app.command("list")
 def list_(output: OutputOpt = Output.table, load: LoadOpt = False, registry: RegistryOpt = None) -> None:
-    """Show every registry entry: name, target, origin (builtin, entry point, plugin file), loaded."""
+    """Show every registry entry: name, target, origin (builtin, entry point, plugin file), loaded.
+
+    Example: streamverse ctl plugins list -r providers
+    """
     from .common import console, emit
 
     data = collect(load=load, only=registry)

@@ -13,12 +13,17 @@ def command(
     platform: PlatformOpt = None,
     apply: Annotated[bool, typer.Option("--apply", help="Converge pending changes (never forced); "
                                                          "without it, only report.")] = False,
-    interval: Annotated[str, typer.Option("--interval", help="Time between iterations, e.g. 30s, 5m.")] = "60s",
-    iterations: Annotated[int, typer.Option("--iterations", "-n", help="Stop after N iterations (0: run until "
+    interval: Annotated[str, typer.Option("--interval", metavar="DURATION",
+        help="Time between iterations, e.g. 30s, 5m.")] = "60s",
+    iterations: Annotated[int, typer.Option("--iterations", "-n", metavar="N",
+        help="Stop after N iterations (0: run until "
                                                                         "SIGTERM or Ctrl-C).")] = 0,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Keep reconciling: plan every interval, report drift and pending changes, converge with --apply."""
+    """Keep reconciling: plan every interval, report drift and pending changes, converge with --apply.
+
+    Example: streamverse ctl reconcile --interval 5m --apply
+    """
     from ..engine.reconcile import reconcile
     from ..inventory.models import parse_duration
     from .common import console, emit_event, parse_vars

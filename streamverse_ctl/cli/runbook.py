@@ -34,13 +34,15 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Runbooks: validated, journaled, resumable operational procedures.", no_args_is_help=True)
 
 RunbooksOpt = Annotated[list[Path] | None, typer.Option(
-    "--runbooks", help="Directory of runbooks, searched before the built-in ones (repeatable; env "
+    "--runbooks", metavar="DIR", help="Directory of runbooks, searched before the built-in ones (repeatable; env "
     "STREAMVERSE_RUNBOOKS). The working directory is not searched.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", help="Parameter KEY=VALUE (repeatable).")]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", "-s", metavar="KEY=VALUE",
+    help="Parameter KEY=VALUE (repeatable).")]
 DryRunOpt = Annotated[bool, typer.Option(
     "--dry-run", help="Show every step and the plan it would apply; write nothing.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Approve every approval gate.")]
-ApproveOpt = Annotated[list[str] | None, typer.Option("--approve", help="Approve this step's gate (repeatable).")]
+ApproveOpt = Annotated[list[str] | None, typer.Option("--approve", metavar="STEP",
+    help="Approve this step's gate (repeatable).")]
 
 
 def _check_force(force: list[str] | None) -> list[str]:
@@ -133,7 +135,10 @@ def _summary(outcome: RunOutcome) -> None:
 
 @app.command("list")
 def list_(runbooks: RunbooksOpt = None, output: OutputOpt = Output.table) -> None:
-    """Runbooks found, with their parameters (invalid ones are reported, not hidden)."""
+    """Runbooks found, with their parameters (invalid ones are reported, not hidden).
+
+    Example: streamverse ctl runbook list
+    """
     from ..runbook.loader import load_all
 
     loaded, problems = load_all(runbooks or [])
@@ -163,9 +168,12 @@ class ShowOutput(str, Enum):
 
 @app.command("show")
 def show(name: Annotated[str, typer.Argument(help="Runbook name or file.")], runbooks: RunbooksOpt = None,
-         output: Annotated[ShowOutput, typer.Option("--output", "-o", help="markdown, json or yaml.")]
+         output: Annotated[ShowOutput, typer.Option("--output", "-o", metavar="FORMAT", help="markdown, json or yaml.")]
          = ShowOutput.markdown) -> None:
-    """Render a runbook as a Markdown checklist a person can follow by hand."""
+    """Render a runbook as a Markdown checklist a person can follow by hand.
+
+    Example: streamverse ctl runbook show regional-failover
+    """
     import sys
 
     from ..runbook.loader import find, load
@@ -180,7 +188,10 @@ def show(name: Annotated[str, typer.Argument(help="Runbook name or file.")], run
 
 @app.command("validate")
 def validate(runbooks: RunbooksOpt = None) -> None:
-    """Validate every runbook; report every problem with file, line and field."""
+    """Validate every runbook; report every problem with file, line and field.
+
+    Example: streamverse ctl runbook validate --runbooks ./runbooks
+    """
     from ..core.errors import InputError
     from ..runbook.loader import load_all
 
@@ -198,7 +209,10 @@ def run(
     var: VarOpt = None, platform: PlatformOpt = None, runbooks: RunbooksOpt = None,
     output: OutputOpt = Output.table,
 ) -> None:
-    """Run a runbook: each step journaled, its changes behind plan, guardrails, lock and audit."""
+    """Run a runbook: each step journaled, its changes behind plan, guardrails, lock and audit.
+
+    Example: streamverse ctl runbook run viral-content -s video=v123 --dry-run
+    """
     from ..runbook.params import parse_sets
 
     execute(name, dict(parse_sets(set_)), inventory=inventory, state_dir=state_dir, var=var, platform=platform,
@@ -212,17 +226,23 @@ def resume(
     inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, var: VarOpt = None,
     platform: PlatformOpt = None, output: OutputOpt = Output.table,
 ) -> None:
-    """Continue an interrupted, failed, paused or refused run from its first unfinished step."""
+    """Continue an interrupted, failed, paused or refused run from its first unfinished step.
+
+    Example: streamverse ctl runbook resume RUN_ID --approve shift-dns
+    """
     execute("", {}, inventory=inventory, state_dir=state_dir, var=var, platform=platform, dry_run=False, yes=yes,
             approve=approve, force=force, output=output, resume=run_id)
 
 
 @app.command("history")
 def history(run_id: Annotated[str | None, typer.Argument(help="One run: its steps.")] = None,
-            limit: Annotated[int, typer.Option("--limit", "-n")] = 20,
+            limit: Annotated[int, typer.Option("--limit", "-n", metavar="N")] = 20,
             inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
             output: OutputOpt = Output.table) -> None:
-    """Runbook runs (newest first), or one run's steps with status, times, attempts and who."""
+    """Runbook runs (newest first), or one run's steps with status, times, attempts and who.
+
+    Example: streamverse ctl runbook history -n 5
+    """
     from ..core.errors import PermanentError
 
     ws = workspace(inventory, state_dir)
@@ -249,10 +269,13 @@ def history(run_id: Annotated[str | None, typer.Argument(help="One run: its step
 
 @app.command("abort")
 def abort(run_id: Annotated[str, typer.Argument(help="The run to abort.")],
-          reason: Annotated[str, typer.Option("--reason", "-m")] = "",
+          reason: Annotated[str, typer.Option("--reason", "-m", metavar="REASON")] = "",
           inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
           output: OutputOpt = Output.table) -> None:
-    """Abort a run: a live one stops before its next step; a stopped one can no longer be resumed."""
+    """Abort a run: a live one stops before its next step; a stopped one can no longer be resumed.
+
+    Example: streamverse ctl runbook abort RUN_ID -m 'wrong region'
+    """
     from ..runbook.engine import abort as do_abort
 
     ws = workspace(inventory, state_dir)

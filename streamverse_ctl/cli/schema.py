@@ -31,7 +31,10 @@ OutOpt = Annotated[Path | None, typer.Option(
 
 
 def command(out: OutOpt = None) -> None:
-    """Write the JSON Schema (draft 2020-12) of inventory documents, for editors and CI."""
+    """Write the JSON Schema (draft 2020-12) of inventory documents, for editors and CI.
+
+    Example: streamverse ctl schema --out inventory.schema.json
+    """
     import json
     import sys
 

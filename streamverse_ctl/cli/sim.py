@@ -26,7 +26,10 @@ def _sim(inventory: Any, state_dir: Any):  # type: ignore[no-untyped-def]
 def status(
     inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, output: OutputOpt = Output.table
 ) -> None:
-    """Regions (health, drained, traffic share, load vs capacity), PoP hit ratios, injected faults."""
+    """Regions (health, drained, traffic share, load vs capacity), PoP hit ratios, injected faults.
+
+    Example: streamverse ctl sim status
+    """
     from ..core.resources import Resource
     from ..providers.sim.model import region_load, traffic_shares
 
@@ -97,9 +100,12 @@ def fail_region(
     region: str,
     inventory: InventoryOpt = DEFAULT_INVENTORY,
     state_dir: StateDirOpt = None,
-    reason: Annotated[str, typer.Option("--reason")] = "injected outage",
+    reason: Annotated[str, typer.Option("--reason", metavar="REASON")] = "injected outage",
 ) -> None:
-    """Mark a region unhealthy (its health checks fail), as in an outage."""
+    """Mark a region unhealthy (its health checks fail), as in an outage.
+
+    Example: streamverse ctl sim fail-region us-east --reason 'game day'
+    """
     sim, _ = _sim(inventory, state_dir)
     _known(sim, region)
     sim.set_region_health(region, False, reason)
@@ -108,7 +114,10 @@ def fail_region(
 
 @app.command("heal-region")
 def heal_region(region: str, inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None) -> None:
-    """Mark a region healthy again."""
+    """Mark a region healthy again.
+
+    Example: streamverse ctl sim heal-region us-east
+    """
     sim, _ = _sim(inventory, state_dir)
     _known(sim, region)
     sim.set_region_health(region, True)
@@ -135,7 +144,10 @@ def drift(
     inventory: InventoryOpt = DEFAULT_INVENTORY,
     state_dir: StateDirOpt = None,
 ) -> None:
-    """Change a resource behind the tool's back (out-of-band), to rehearse drift."""
+    """Change a resource behind the tool's back (out-of-band), to rehearse drift.
+
+    Example: streamverse ctl sim drift cdn.pop/lhr1 cache_tb=10
+    """
     import yaml
 
     from ..core.errors import PermanentError
@@ -163,14 +175,20 @@ def drift(
 
 @app.command("faults")
 def faults(
-    write_errors: Annotated[int | None, typer.Option("--write-errors", help="Next N writes fail (retryable).")] = None,
-    write_delay: Annotated[float | None, typer.Option("--write-delay", help="Seconds each write takes.")] = None,
-    demand_rps: Annotated[float | None, typer.Option("--demand-rps", help="Global peak demand.")] = None,
-    hit_ratio: Annotated[list[str] | None, typer.Option("--hit-ratio", help="POP=RATIO (0..1), repeatable.")] = None,
+    write_errors: Annotated[int | None, typer.Option("--write-errors", metavar="N",
+        help="Next N writes fail (retryable).")] = None,
+    write_delay: Annotated[float | None, typer.Option("--write-delay", metavar="SECONDS",
+        help="Seconds each write takes.")] = None,
+    demand_rps: Annotated[float | None, typer.Option("--demand-rps", metavar="RPS", help="Global peak demand.")] = None,
+    hit_ratio: Annotated[list[str] | None, typer.Option("--hit-ratio", metavar="POP=RATIO",
+        help="POP=RATIO (0..1), repeatable.")] = None,
     inventory: InventoryOpt = DEFAULT_INVENTORY,
     state_dir: StateDirOpt = None,
 ) -> None:
-    """Inject faults and load: throttled writes, slow writes, demand, CDN hit ratios."""
+    """Inject faults and load: throttled writes, slow writes, demand, CDN hit ratios.
+
+    Example: streamverse ctl sim faults --hit-ratio lhr1=0.6
+    """
     sim, _ = _sim(inventory, state_dir)
     for key, value in (("write_errors", write_errors), ("write_delay", write_delay), ("demand_rps", demand_rps)):
         if value is not None:
@@ -187,7 +205,10 @@ def reset(
     state_dir: StateDirOpt = None,
     yes: Annotated[bool, typer.Option("--yes", "-y")] = False,
 ) -> None:
-    """Empty the sim platform (all resources, health, faults). The state backend is kept."""
+    """Empty the sim platform (all resources, health, faults). The state backend is kept.
+
+    Example: streamverse ctl sim reset --yes
+    """
     if not yes and not typer.confirm("Reset the sim platform?", default=False):
         raise typer.Exit(1)
     sim, _ = _sim(inventory, state_dir)
@@ -199,7 +220,10 @@ def reset(
 def viral(video: Annotated[str | None, typer.Argument(help="Video id going viral.")] = None,
           end: Annotated[bool, typer.Option("--end", help="The wave is over (all videos, or VIDEO).")] = False,
           inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None) -> None:
-    """Make a video go viral: PoPs that have not warmed it lose hit ratio until it is warm and kept long."""
+    """Make a video go viral: PoPs that have not warmed it lose hit ratio until it is warm and kept long.
+
+    Example: streamverse ctl sim viral v123
+    """
     sim, _ = _sim(inventory, state_dir)
     if end:
         n = sim.end_viral(video)

@@ -49,7 +49,10 @@ def init(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = N
 
     Other verbs refuse a --state-dir that does not exist (a typo must not start a new, empty store
     with locks of its own). --force-new starts a new lineage, audited, for a store that was emptied,
-    replaced or damaged."""
+    replaced or damaged.
+
+    Example: streamverse ctl state init --state-dir /var/lib/streamverse
+    """
     from ..state import StateStore
 
     directory, _, pw = state_location(inventory, state_dir)
@@ -73,7 +76,10 @@ def init(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = N
 @app.command("info")
 def info(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
          output: OutputOpt = Output.table) -> None:
-    """Identity of the state: lineage, size, integrity, inventory."""
+    """Identity of the state: lineage, size, integrity, inventory.
+
+    Example: streamverse ctl state info -o json
+    """
     store = open_state_store(inventory, state_dir)
     data = store.info()
     store.close()
@@ -109,7 +115,10 @@ def migrate(to: Annotated[str, typer.Option("--to", metavar="URL|DIR", help="The
 @app.command("check")
 def check(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
           output: OutputOpt = Output.table) -> None:
-    """Check the state's integrity; exit 1 if it is damaged."""
+    """Check the state's integrity; exit 1 if it is damaged.
+
+    Example: streamverse ctl state check
+    """
     from ..core.errors import StateCorrupt
 
     store = open_state_store(inventory, state_dir)
@@ -126,10 +135,14 @@ def check(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = 
 
 @app.command("lock")
 def lock_(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
-          hold: Annotated[float, typer.Option("--hold", help="Take the lock and hold it this many seconds "
+          hold: Annotated[float, typer.Option("--hold", metavar="SECONDS",
+              help="Take the lock and hold it this many seconds "
                                                                 "(for maintenance windows and tests).")] = 0.0,
           output: OutputOpt = Output.table) -> None:
-    """Show who holds the apply lock (or take it with --hold SECONDS)."""
+    """Show who holds the apply lock (or take it with --hold SECONDS).
+
+    Example: streamverse ctl state lock
+    """
     import time
 
     store = open_state_store(inventory, state_dir)
@@ -146,7 +159,10 @@ def lock_(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = 
 
 @app.command("unlock")
 def unlock(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None) -> None:
-    """Force the apply lock free (audited). Only when its holder is dead."""
+    """Force the apply lock free (audited). Only when its holder is dead.
+
+    Example: streamverse ctl state unlock
+    """
     info = open_state_store(inventory, state_dir).force_unlock()
     console().print(f"released the lock held by {info.owner}@{info.host} pid {info.pid}" if info
                     else "the lock was not held")
@@ -154,10 +170,14 @@ def unlock(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt =
 
 @app.command("audit")
 def audit(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
-          limit: Annotated[int, typer.Option("--limit", "-n")] = 50,
-          action: Annotated[str | None, typer.Option("--action", help="Filter, e.g. 'apply*'.")] = None,
+          limit: Annotated[int, typer.Option("--limit", "-n", metavar="N")] = 50,
+          action: Annotated[str | None, typer.Option("--action", metavar="PATTERN",
+              help="Filter, e.g. 'apply*'.")] = None,
           output: OutputOpt = Output.table) -> None:
-    """The append-only audit log: who did what, when, and the result."""
+    """The append-only audit log: who did what, when, and the result.
+
+    Example: streamverse ctl state audit --action 'apply*' -n 20
+    """
     entries = open_state_store(inventory, state_dir).audit_log(limit, action)
     emit(entries, output, lambda: simple_table("Audit log", ["id", "at", "who", "action", "target", "result", "detail"],
                                                [[str(e.id), e.at, e.who, e.action, e.target, e.result, e.detail]
@@ -168,7 +188,10 @@ def audit(inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = 
 def journal(run_id: Annotated[str | None, typer.Argument(help="A run id; default: list recent runs.")] = None,
             inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
             output: OutputOpt = Output.table) -> None:
-    """Journals of applies and runbook runs: each step's status."""
+    """Journals of applies and runbook runs: each step's status.
+
+    Example: streamverse ctl state journal RUN_ID
+    """
     store = open_state_store(inventory, state_dir)
     if run_id is None:
         runs = store.journal_runs(limit=20)

@@ -7,7 +7,10 @@ from .common import DEFAULT_INVENTORY, InventoryOpt, Output, OutputOpt, VarOpt, 
 
 def command(inventory: InventoryOpt = DEFAULT_INVENTORY, var: VarOpt = None,
             output: OutputOpt = Output.table) -> None:
-    """Check an inventory's structure and meaning; report every problem with file, line and field."""
+    """Check an inventory's structure and meaning; report every problem with file, line and field.
+
+    Example: streamverse ctl validate -i inventories/production
+    """
     from ..inventory import load_inventory
     from .common import parse_vars
 
