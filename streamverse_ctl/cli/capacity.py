@@ -30,7 +30,10 @@ def command(
         "--live", help="Current demand (request rate, egress, hit ratio) from the SLO's Prometheus instead of "
                        "the model's peak.")] = False,
 ) -> None:
-    """Capacity and cost: storage, egress, GPUs, cache, monthly cost and headroom; what-ifs and charts."""
+    """Capacity and cost: storage, egress, GPUs, cache, monthly cost and headroom; what-ifs and charts.
+
+    Example: streamverse ctl capacity --what-if fail=us-east --chart capacity.png
+    """
     from ..core.errors import PermanentError
     from ..engine.capacity import parse_what_if, report
 

@@ -94,7 +94,10 @@ def migrate(to: Annotated[str, typer.Option("--to", metavar="URL|DIR", help="The
     """Copy the state to another backend, verify it, leave this one read-only.
 
     Everything is copied (audit log, journals, plans, overrides, regions, applied, lineage); the
-    row counts per table are compared; the source then refuses writes, naming the new location."""
+    row counts per table are compared; the source then refuses writes, naming the new location.
+
+    Example: streamverse ctl state migrate --to postgresql://sre@db:5432/streamverse
+    """
     from pathlib import Path
 
     store = open_state_store(inventory, state_dir)
