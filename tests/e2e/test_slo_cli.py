@@ -6,22 +6,11 @@ import json
 import subprocess
 from pathlib import Path
 
-import pytest
 import yaml
-
-from tests.servers.process import ServerMissing, require_binary
 
 from .test_cli import CLI, no_traceback
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    try:
-        return require_binary("promtool", "prometheus")
-    except ServerMissing as exc:
-        pytest.skip(str(exc))
 
 
 def _check(promtool: str, *files: Path) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import pytest
 
 from .kube import KmockServer
-from .process import start_or_fail
+from .process import ServerMissing, require_binary, start_or_fail
 from .prometheus import PrometheusServer
 
 
@@ -52,6 +52,15 @@ def kube(kmock_server: KmockServer) -> Kube:
     if not kmock_server.running:
         kmock_server.start()
     return Kube(kmock_server, f"sv-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """promtool (Debian's prometheus package): a missing one fails the test, never skips it."""
+    try:
+        return require_binary("promtool", "prometheus")
+    except ServerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -19,17 +19,8 @@ from streamverse_ctl.compiler import slo_rules
 from streamverse_ctl.core.errors import InputError
 from streamverse_ctl.inventory import load_inventory
 from streamverse_ctl.inventory import models as m
-from tests.servers.process import ServerMissing, require_binary
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def promtool() -> str:
-    try:
-        return require_binary("promtool", "prometheus")
-    except ServerMissing as exc:
-        pytest.skip(str(exc))
 
 
 def _run(promtool: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
