@@ -21,6 +21,24 @@ def _served(sv: CLI) -> dict[str, int]:
         ws.close()
 
 
+def _failback_step(sv: CLI, step: str) -> tuple[Any, Any, list[dict[str, Any]]]:
+    """A workspace and the action context of a regional-failback step, as the runbook engine makes them,
+    and the list its events land in (close the workspace when done)."""
+    from pathlib import Path
+
+    from streamverse_ctl.engine.workspace import Workspace
+    from streamverse_ctl.runbook.context import ActionContext
+    from streamverse_ctl.runbook.events import Events
+
+    ws = Workspace(sv.inventory, state_dir=sv.state)
+    seen: list[dict[str, Any]] = []
+    events = Events()
+    events.sinks.append(seen.append)
+    ctx = ActionContext(ws, "regional-failback", "run-x", step, False, frozenset({"change-size"}), events,
+                        Path("."), sv.state / "artifacts")
+    return ws, ctx, seen
+
+
 def test_region_down_mid_failback_steps_back_and_pauses(sv: CLI, store) -> None:
     sv("failover", "us-east", "--yes")
     assert _served(sv)["us-east"] == 0
@@ -58,26 +76,16 @@ def test_region_down_mid_failback_steps_back_and_pauses(sv: CLI, store) -> None:
 
 def test_region_down_before_a_raise_is_never_given_weight(sv: CLI) -> None:
     """The gate runs before the raise: the action, called as the runbook calls it, with us-east down."""
-    from pathlib import Path
-
     import pytest
 
-    from streamverse_ctl.engine.workspace import Workspace
     from streamverse_ctl.runbook.actions.failover import step_failback
-    from streamverse_ctl.runbook.context import ActionContext
     from streamverse_ctl.runbook.errors import RunPaused
-    from streamverse_ctl.runbook.events import Events
 
     sv("failover", "us-east", "--yes")
     sv("sim", "fail-region", "us-east")
     start = _served(sv)
     raised = {**start, "us-east": 10, "us-west": start["us-west"] - 10}
-    ws = Workspace(sv.inventory, state_dir=sv.state)
-    seen: list[dict[str, Any]] = []
-    events = Events()
-    events.sinks.append(seen.append)
-    ctx = ActionContext(ws, "regional-failback", "run-x", "restore[0]", False, frozenset({"change-size"}), events,
-                        Path("."), sv.state / "artifacts")
+    ws, ctx, seen = _failback_step(sv, "restore[0]")
     try:
         with pytest.raises(RunPaused) as err:
             step_failback(ctx, "us-east", "www", raised, start, start, gate_timeout=5, hold=3600)
@@ -90,24 +98,15 @@ def test_region_down_before_a_raise_is_never_given_weight(sv: CLI) -> None:
 
 def test_resume_after_a_step_back_climbs_the_earlier_steps_again(sv: CLI) -> None:
     """After a step back to the start, the resumed step does not jump: the steps before it are redone first."""
-    from pathlib import Path
 
-    from streamverse_ctl.engine.workspace import Workspace
     from streamverse_ctl.runbook.actions.failover import step_failback
     from streamverse_ctl.runbook.actions.region import serve
-    from streamverse_ctl.runbook.context import ActionContext
-    from streamverse_ctl.runbook.events import Events
 
     sv("failover", "us-east", "--yes")
     start = _served(sv)
     step1 = {**start, "us-east": 10, "us-west": start["us-west"] - 10}
     step2 = {**start, "us-east": 20, "us-west": start["us-west"] - 20}
-    ws = Workspace(sv.inventory, state_dir=sv.state)
-    seen: list[dict[str, Any]] = []
-    events = Events()
-    events.sinks.append(seen.append)
-    ctx = ActionContext(ws, "regional-failback", "run-x", "restore[1]", False, frozenset({"change-size"}), events,
-                        Path("."), sv.state / "artifacts")
+    ws, ctx, seen = _failback_step(sv, "restore[1]")
     try:
         serve(ctx, "us-east", "www", hold_weights=start)  # as the runbook's serve step: back, held at 0
         seen.clear()
