@@ -46,8 +46,8 @@ def command(
     try:
         plan = ws.plan(sel.targets(ws.inventory, selector, target))
         if out:
-            plan.save(out)
-            ws.state.record_plan(plan.id, plan.fingerprint, str(inventory), len(plan.changes), plan.digest())
+            plan.binding = ws.binding()
+            ws.state.record_plan(plan.id, plan.fingerprint, str(inventory), len(plan.changes), plan.save(out))
     finally:
         ws.close()
     if output == PlanOutput.markdown:

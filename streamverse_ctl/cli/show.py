@@ -37,4 +37,4 @@ def command(
                   + (f", targets {', '.join(plan.targets)}" if plan.targets else "") + ".")
         plan_table(plan, verbose)
 
-    emit(plan.to_dict(), Output(output.value), table)
+    emit(plan.as_saved(), Output(output.value), table)  # the file as saved, digest included

@@ -140,6 +140,7 @@ def recheck(ws: Workspace, plan: Plan, *, saved: bool, force: Collection[str], p
         return list(plan.refusals)  # planned under this very hold: nothing else wrote since
     now = ws.plan(plan.targets, force=sorted(force))
     if saved:
+        now.binding = ws.binding()
         record = ws.state.plan_record(plan.id)
         problems = saved_plan_problems(plan, now, record["digest"] if record else None, str(ws.state.path))
     else:

@@ -7,10 +7,11 @@ JSON form (``plan -o json`` and ``plan --out FILE``), ``format_version`` 1::
      "changes": [{"id", "action", "type", "name", "provider", "before", "after",
                   "fields": [{"path", "before", "after"}], "reason", "origin"}],
      "refusals": [{"name", "message"}], "overrides": [...], "unmanaged": [resource ids],
-     "safe": bool, "binding": {"inventory", "desired", "providers", "state"}, "digest": ...}
+     "safe": bool, "binding": {"inventory", "desired", "providers", "state"}}
 
-``binding`` ties a plan to what it was made from: the inventory's resolved path, a digest of the
-desired state it compiled to (overrides and drained regions included), a digest of the provider
+A saved plan (``plan --out``) also has ``"digest"``, and its ``binding`` is filled in. ``binding``
+ties a plan to what it was made from: the inventory's resolved path, a digest of the desired state
+it compiled to (overrides and drained regions included), a digest of the provider
 bindings, and the state backend. ``digest`` is the SHA-256 of everything else in the file; ``plan
 --out`` also records it in the state backend, so ``apply FILE`` refuses a file that was edited or
 made against another state, and names what differs (:func:`saved_plan_problems`).
@@ -77,21 +78,17 @@ class Plan:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "format_version": FORMAT_VERSION, "id": self.id, "created_at": self.created_at,
-            "inventory": self.inventory, "platform": self.platform, "targets": self.targets,
-            "fingerprint": self.fingerprint, "summary": self.summary(),
-            "changes": [c.as_dict() for c in self.changes],
-            "refusals": [{"name": r.name, "message": r.message} for r in self.refusals],
-            "overrides": self.overrides, "unmanaged": self.unmanaged, "scope": self.scope, "safe": self.safe,
-            "binding": self.binding, "digest": self.digest(),
-        }
+        return self._view(self._content())
+
+    def _view(self, content: dict[str, Any]) -> dict[str, Any]:
+        return {**content, "summary": self.summary(), "safe": self.safe}
 
     def digest(self) -> str:
         """SHA-256 of the plan's whole content (what a saved file is bound to)."""
         return _content_digest(self._content())
 
     def _content(self) -> dict[str, Any]:
+        """Everything a saved plan is bound to (derived values such as ``summary`` and ``safe`` aside)."""
         return {
             "format_version": FORMAT_VERSION, "id": self.id, "created_at": self.created_at,
             "inventory": self.inventory, "platform": self.platform, "targets": self.targets,
@@ -104,8 +101,17 @@ class Plan:
         """What applying it writes: (id, action, provider, before, after) per change, in order."""
         return [(c.id, c.action, c.provider, canonical_json(c.before), canonical_json(c.after)) for c in self.changes]
 
-    def save(self, path: str | Path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2, default=str) + "\n")
+    def as_saved(self) -> dict[str, Any]:
+        """The saved form: ``to_dict()`` plus the content's ``digest`` (``binding`` is set first: see
+        ``Workspace.binding``)."""
+        content = self._content()
+        return {**self._view(content), "digest": _content_digest(content)}
+
+    def save(self, path: str | Path) -> str:
+        """Write the saved form; return its digest."""
+        data = self.as_saved()
+        Path(path).write_text(json.dumps(data, indent=2, default=str) + "\n")
+        return str(data["digest"])
 
     @classmethod
     def load(cls, path: str | Path) -> Plan:

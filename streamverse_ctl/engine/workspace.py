@@ -264,12 +264,15 @@ class Workspace:
             changes=changes, fingerprint=planmod.fingerprint(actual), inventory=str(self.inventory_dir),
             platform=self.platform, targets=list(targets), refusals=refusals,
             overrides=[o.__dict__ | {"merge": dict(o.merge)} for o in self.compiled.overrides],
-            unmanaged=unmanaged, scope=self.scope(), binding=self.binding(),
+            unmanaged=unmanaged, scope=self.scope(),
             made_under=self.lock_epoch if self.holding_lock else None,
         )
 
     def binding(self) -> dict[str, str]:
-        """What a plan is made from: inventory, desired state, provider bindings, state backend."""
+        """What a plan is made from: inventory, desired state, provider bindings, state backend.
+
+        A digest over every desired resource: computed only for a plan that is saved, and for the plan
+        a saved one is checked against under the lock, not for every plan."""
         desired = hashlib.sha256()
         for r in sorted(self.compiled.resources, key=lambda r: (r.provider, r.id)):
             desired.update(f"{r.provider}\0{r.id}\0{r.digest()}\n".encode())
