@@ -276,8 +276,9 @@ class Workspace:
         desired = hashlib.sha256()
         for r in sorted(self.compiled.resources, key=lambda r: (r.provider, r.id)):
             desired.update(f"{r.provider}\0{r.id}\0{r.digest()}\n".encode())
+        scope = self.scope()
         providers = hashlib.sha256(repr(sorted(
-            (name, b.type, sorted(self.scope().get(name, []))) for name, b in self.compiled.bindings.items()
+            (name, b.type, sorted(scope.get(name, []))) for name, b in self.compiled.bindings.items()
         )).encode())
         lineage = self.state.lineage
         return {"inventory": str(self.inventory_dir.resolve()), "desired": desired.hexdigest()[:24],
