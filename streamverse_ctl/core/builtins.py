@@ -15,6 +15,7 @@ BUILTIN_KINDS = {
     "Region": "streamverse_ctl.inventory.models:RegionSpec",
     "PoP": "streamverse_ctl.inventory.models:PoPSpec",
     "TrafficPolicy": "streamverse_ctl.inventory.models:TrafficPolicySpec",
+    "DnsRecord": "streamverse_ctl.inventory.models:DnsRecordSpec",
     "EncodingLadder": "streamverse_ctl.inventory.models:EncodingLadderSpec",
     "TranscodePool": "streamverse_ctl.inventory.models:TranscodePoolSpec",
     "CacheWarmPolicy": "streamverse_ctl.inventory.models:CacheWarmPolicySpec",
