@@ -84,4 +84,5 @@ def check(inv: Inventory) -> list[Problem]:
 
 
 def _what(entries: list[tuple[Document, str, tuple[str, ...]]], doc: Document) -> str:
-    return next(f"a {t} record" for d, t, _ in entries if d is doc)
+    rtype = next(t for d, t, _ in entries if d is doc)
+    return f"{'an' if rtype[0] in 'AEIOUNS' else 'a'} {rtype} record"
