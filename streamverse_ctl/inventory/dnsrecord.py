@@ -85,4 +85,4 @@ def check(inv: Inventory) -> list[Problem]:
 
 def _what(entries: list[tuple[Document, str, tuple[str, ...]]], doc: Document) -> str:
     rtype = next(t for d, t, _ in entries if d is doc)
-    return f"{'an' if rtype[0] in 'AEIOUNS' else 'a'} {rtype} record"
+    return f"{'an' if rtype[0] in 'AEFHILMNORSX' else 'a'} {rtype} record"
