@@ -50,6 +50,7 @@ def relative(fqdn: str, zone: str) -> str:
 
 
 def _slug(text: str) -> str:
+    text = "apex" + text[1:] if text.startswith("@") else text
     s = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return (s or "apex")[:55].strip("-")
 

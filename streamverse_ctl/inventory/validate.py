@@ -154,8 +154,8 @@ def check_meaning(inv: Inventory) -> list[Problem]:
             for path, name in _raw_region_refs(d.kind, d.spec):
                 need_region(d, name, path)
 
-    dns_only = bool(inv.of("DnsRecord")) and all(d.kind in ("DnsRecord", "Provider") for d in inv.documents)
-    if not region_names and not dns_only:  # plain records need no Region
+    dns_only = bool(inv.documents) and all(d.kind in ("DnsRecord", "Provider") for d in inv.documents)
+    if not region_names and not dns_only:  # plain records (and a zone about to be dumped) need no Region
         problems.append(Problem("the inventory declares no Region", str(inv.root)))
     for name, spec in regions.items():
         d = docs[("Region", name)]
