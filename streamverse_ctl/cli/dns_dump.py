@@ -72,6 +72,8 @@ def dump(
         result = dump_zone(_records(ws, provider), name, ws.compiled.regions)
     finally:
         ws.close()
+    if not result.documents and not result.notes:
+        result.notes.append(f"provider '{provider}' serves no record of zone {name} (is it the zone in its settings?)")
     for note in result.notes:
         err_console().print(f"note: {note}", markup=False)
     if output == DumpOutput.json:
