@@ -10,7 +10,16 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from ..core.secrets import plain_secrets
@@ -205,6 +214,10 @@ class TrafficPolicySpec(Spec):
         return self
 
 
+# a record value is kept exactly as written: a TXT's leading or trailing blanks are part of its text
+RawText = Annotated[str, StringConstraints(strip_whitespace=False)]
+
+
 class DnsRecordSpec(Spec):
     """A plain record set: one name, one type, its values (checked per type by :mod:`.dnsrecord`)."""
 
@@ -212,7 +225,7 @@ class DnsRecordSpec(Spec):
     name: str = Field(description="name relative to the zone, or @ for the apex")
     type: Literal["A", "AAAA", "CNAME", "ALIAS", "TXT", "MX", "SRV", "CAA", "NS", "PTR"]
     ttl: int = Field(300, ge=1, le=604800, description="seconds (an ALIAS has none: Route 53 uses the target's)")
-    values: list[str | int | dict[str, str | int]] = Field(min_length=1, description=(
+    values: list[RawText | int | dict[str, RawText | int]] = Field(min_length=1, description=(
         "TXT: the plain text (quoted and cut at 255 bytes for you); MX '10 mail.example.com.' or "
         "{preference, exchange}; SRV '10 5 5060 sip.example.com.' or {priority, weight, port, target}; "
         "CAA '0 issue \"ca.example\"' or {flags, tag, value}; names are absolute"))

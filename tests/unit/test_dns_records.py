@@ -136,6 +136,13 @@ def test_canonical_values(rtype: str, given: object, canon: str) -> None:
     assert canonical(rtype, canon) == canon  # what a server returns reads back the same
 
 
+def test_txt_keeps_its_blanks(tmp_path: Path) -> None:
+    inv = write(tmp_path / "inv", {"dns.yaml": doc("DnsRecord", "t", {"zone": Z, "name": "t", "type": "TXT",
+                                                                        "values": ["  padded  "]})})
+    (r,) = compile_inventory(load_inventory(inv)).resources
+    assert r.spec["values"] == ['"  padded  "']
+
+
 def test_txt_split_elsewhere_reads_as_the_same_text() -> None:
     assert canonical("TXT", '"abc" "def"') == '"abcdef"'
     assert plain_text("TXT", from_inventory("TXT", 'a "q" é' * 80)) == 'a "q" é' * 80
