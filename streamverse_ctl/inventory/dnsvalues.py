@@ -13,7 +13,7 @@ inventory gives and the same value read back from BIND, PowerDNS or Route 53 com
   returns are joined and cut again at 255 bytes, so a record another tool split elsewhere reads
   as the same text.
 
-Pure Python (no DNS library): the inventory and compiler layers use it, providers too.
+No DNS library: the inventory and compiler layers use it, providers too.
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import StringConstraints
 
 PLAIN_TYPES = ("A", "AAAA", "CNAME", "ALIAS", "TXT", "MX", "SRV", "CAA", "NS", "PTR")
 NAME_TYPES = ("CNAME", "NS", "PTR", "ALIAS")
@@ -29,6 +31,10 @@ TXT_CHUNK = 255
 ALIAS_SELF = "self"  # ``alias:self:<target>``: an alias whose target is in the record's own zone
 _LABEL = re.compile(r"^(\*|[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)$")
 _CAA_TAG = re.compile(r"^[a-z0-9]{1,15}$")
+
+
+# a record value is kept exactly as written: a TXT's leading or trailing blanks are part of its text
+RawText = Annotated[str, StringConstraints(strip_whitespace=False)]
 
 
 class ValueProblem(ValueError):

@@ -10,19 +10,11 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    WithJsonSchema,
-    field_validator,
-    model_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..core.secrets import plain_secrets
+from .dnsvalues import RawText
 
 DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 
@@ -212,10 +204,6 @@ class TrafficPolicySpec(Spec):
         if self.routing == "weighted" and self.weights is not None and not any(self.weights.values()):
             raise ValueError("weights are all zero: at least one region must receive traffic")
         return self
-
-
-# a record value is kept exactly as written: a TXT's leading or trailing blanks are part of its text
-RawText = Annotated[str, StringConstraints(strip_whitespace=False)]
 
 
 class DnsRecordSpec(Spec):
