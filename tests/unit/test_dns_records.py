@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from streamverse_ctl.compiler import compile_inventory
+from streamverse_ctl.compiler.dnsrecord import plain_spec
+from streamverse_ctl.compiler.dnszone import dump_zone
 from streamverse_ctl.core.errors import InputError
+from streamverse_ctl.core.resources import Resource
 from streamverse_ctl.inventory import load_inventory
 from streamverse_ctl.inventory.dnsvalues import canonical, from_inventory, plain_text
 
@@ -146,3 +149,34 @@ def test_txt_keeps_its_blanks(tmp_path: Path) -> None:
 def test_txt_split_elsewhere_reads_as_the_same_text() -> None:
     assert canonical("TXT", '"abc" "def"') == '"abcdef"'
     assert plain_text("TXT", from_inventory("TXT", 'a "q" é' * 80)) == 'a "q" é' * 80
+
+
+def _actual(fqdn: str, rtype: str, values: list[str], **kw: object) -> Resource:
+    spec = {**plain_spec(Z, fqdn, rtype, 60, values), **kw}
+    name = f"{fqdn}/{rtype}" + (f"/{kw['set_id']}" if kw.get("set_id") else "")
+    return Resource("dns.record", name, spec, "p", managed=False)
+
+
+def test_dump_leaves_out_what_it_cannot_recognise_and_says_why() -> None:
+    recs = [
+        _actual(Z, "SOA", ["ns1. host. 1 2 3 4 5"]), _actual(Z, "NS", ["ns1.example.net."]),
+        _actual(f"w.{Z}", "A", ["192.0.2.1"], routing="weighted", set_id="blue", weight=1),
+        _actual(f"w.{Z}", "A", ["192.0.2.2"], routing="weighted", set_id="green", weight=1),
+        _actual(f"e.{Z}", "A", [f"alias:self:w.{Z}:evaluate"]),
+        _actual(f"l.{Z}", "LUA", ["A \"pickrandom({'192.0.2.1'})\""]),
+        _actual(f"ok.{Z}", "A", ["192.0.2.3"]),
+    ]
+    dumped = dump_zone(recs, Z, regions=["r1"])
+    assert [d["metadata"]["name"] for d in dumped.documents] == ["ok-a"]
+    notes = "\n".join(dumped.notes)
+    assert "blue, green are not Regions" in notes and "evaluates target health" in notes and "LUA" in notes
+    assert "SOA" not in notes  # the zone's own SOA and apex NS are skipped silently
+
+
+def test_a_dns_record_and_a_policy_may_not_declare_the_same_name_and_type(tmp_path: Path) -> None:
+    clash = doc("DnsRecord", "www", {"zone": Z, "name": "www", "type": "A", "values": ["192.0.2.9"]})
+    inv = write(tmp_path / "inv", {"regions.yaml": REGIONS, "dns.yaml": _weighted_www() + "---\n" + clash})
+    with pytest.raises(InputError) as err:
+        load_inventory(inv)
+    assert sorted(p.document for p in err.value.problems) == ["DnsRecord/www", "TrafficPolicy/www"]
+    assert all("one name and type belongs to one document" in p.message for p in err.value.problems)
