@@ -160,3 +160,10 @@ def query(
     emit(res.__dict__, output, lambda: simple_table(
         f"{res.fqdn} {res.rtype} @ {res.server} ({res.queries} queries)", ["answer", "count", "share"],
         [[v, str(n), f"{n / total * 100:.1f} %"] for v, n in sorted(res.answers.items())] or [["(no answer)", "", ""]]))
+
+
+# `dns dump` and `dns compare` live in their own module
+from . import dns_dump  # noqa: E402
+
+app.command("dump")(dns_dump.dump)
+app.command("compare")(dns_dump.compare)

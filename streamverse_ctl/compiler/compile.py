@@ -22,6 +22,7 @@ from ..core.specs import FEATURE_HEALTHCHECK, ROUTING_FEATURES
 from ..inventory import models as m
 from ..inventory.loader import merge_patch
 from ..inventory.model import Document, Inventory
+from .dnsrecord import canonical_values, compile_record, plain_spec
 from .plugin_kinds import plugin_resources
 
 SIM = "sim"
@@ -148,6 +149,10 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
             assert isinstance(spec, m.TrafficPolicySpec)
             policies[name] = spec
             out.extend(_dns(name, spec, regions, drained, origin(kind, name), reasons))
+    for (kind, name), spec in models.items():
+        if kind == "DnsRecord":
+            assert isinstance(spec, m.DnsRecordSpec)
+            out.append(compile_record(spec, origin(kind, name)))
     out.extend(plugin_resources(inv, models, problems))
     if ci.overrides:
         # name the override only on resources it actually changes
@@ -230,7 +235,7 @@ def _dns(name: str, t: m.TrafficPolicySpec, regions: Mapping[str, m.RegionSpec],
     used_regions: list[str] = []
 
     def values(region: str) -> list[str]:
-        return sorted((t.values or {}).get(region) or regions[region].endpoints)
+        return canonical_values(t.type, list((t.values or {}).get(region) or regions[region].endpoints))
 
     def record(set_id: str, region: str, **fields: Any) -> Resource:
         spec = {**base, "set_id": set_id, "region": region, "values": values(region), **fields}
@@ -274,6 +279,15 @@ def _dns(name: str, t: m.TrafficPolicySpec, regions: Mapping[str, m.RegionSpec],
         if primary != t.failover.primary:
             reasons[p.id] = f"region {t.failover.primary} drained by failover: primary answers from {primary}"
         out += [p, record("secondary", secondary, failover="SECONDARY")]
+    declared = {"weighted": len(t.weights or {}), "latency": len(t.regions or regions), "geo": len(t.geo or [])}
+    if declared.get(t.routing) == 1 and len(out) == 1 and not t.health_check and out[0].spec.get("weight") != 0:
+        # one region answering, unconditionally: that is a plain record, which every provider serves
+        one = out[0]
+        plain = plain_spec(t.zone, fqdn, t.type, t.ttl, list(one.spec["values"]), policy=name,
+                           region=one.spec["region"])
+        out = [Resource("dns.record", f"{fqdn}/{t.type}", plain, origin=origin)]
+        if one.id in reasons:
+            reasons[out[0].id] = reasons.pop(one.id)
     if t.health_check:
         hc = t.health_check
         for region in used_regions:

@@ -25,6 +25,7 @@ FEATURE_LATENCY = "dns.routing.latency"
 FEATURE_GEO = "dns.routing.geo"
 FEATURE_FAILOVER = "dns.routing.failover"
 FEATURE_HEALTHCHECK = "dns.healthcheck"
+FEATURE_ALIAS = "dns.alias"  # an alias record (Route 53 AliasTarget): a name answered with another name's records
 ROUTING_FEATURES: dict[str, str] = {
     "weighted": FEATURE_WEIGHTED,
     "latency": FEATURE_LATENCY,

@@ -229,6 +229,7 @@ class Workspace:
         problems = []
         for name, resources in self.compiled.by_provider().items():
             problems += self.provider(name).check(resources)
+        problems = list(dict.fromkeys(problems))  # one line per refusal, not one per record of a policy
         if problems:
             raise UnsupportedFeature("refused at plan time:\n" + "\n".join(f"  {p}" for p in problems))
 

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchem
 from pydantic.alias_generators import to_camel
 
 from ..core.secrets import plain_secrets
+from .dnsvalues import RawText
 
 DURATION = re.compile(r"^(\d+)(ms|s|m|h)$")
 
@@ -203,6 +204,22 @@ class TrafficPolicySpec(Spec):
         if self.routing == "weighted" and self.weights is not None and not any(self.weights.values()):
             raise ValueError("weights are all zero: at least one region must receive traffic")
         return self
+
+
+class DnsRecordSpec(Spec):
+    """A plain record set: one name, one type, its values (checked per type by :mod:`.dnsrecord`)."""
+
+    zone: str = Field(pattern=r"^([a-z0-9-]+\.)+$", description="DNS zone, absolute (trailing dot)")
+    name: str = Field(description="name relative to the zone, or @ for the apex")
+    type: Literal["A", "AAAA", "CNAME", "ALIAS", "TXT", "MX", "SRV", "CAA", "NS", "PTR"]
+    ttl: int = Field(300, ge=1, le=604800, description="seconds (an ALIAS has none: Route 53 uses the target's)")
+    values: list[RawText | int | dict[str, RawText | int]] = Field(min_length=1, description=(
+        "TXT: the plain text (quoted and cut at 255 bytes for you); MX '10 mail.example.com.' or "
+        "{preference, exchange}; SRV '10 5 5060 sip.example.com.' or {priority, weight, port, target}; "
+        "CAA '0 issue \"ca.example\"' or {flags, tag, value}; names are absolute"))
+    alias_type: Literal["A", "AAAA", "CNAME"] = Field("A", description="ALIAS: the type of the target's records")
+    alias_zone: str | None = Field(None, description="ALIAS: Route 53 hosted zone id of the target "
+                                                     "(default: this zone)")
 
 
 class Rung(Spec):

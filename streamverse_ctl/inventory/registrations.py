@@ -21,6 +21,7 @@ KINDS: dict[str, str] = {
     "SLO": f"{_M}:SLOSpec",
     "CapacityModel": "streamverse_ctl.inventory.capacity:CapacityModelSpec",
     "Provider": f"{_M}:ProviderSpec",
+    "DnsRecord": f"{_M}:DnsRecordSpec",
 }
 
 

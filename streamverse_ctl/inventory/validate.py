@@ -154,7 +154,8 @@ def check_meaning(inv: Inventory) -> list[Problem]:
             for path, name in _raw_region_refs(d.kind, d.spec):
                 need_region(d, name, path)
 
-    if not region_names:
+    dns_only = bool(inv.documents) and all(d.kind in ("DnsRecord", "Provider") for d in inv.documents)
+    if not region_names and not dns_only:  # plain records (and a zone about to be dumped) need no Region
         problems.append(Problem("the inventory declares no Region", str(inv.root)))
     for name, spec in regions.items():
         d = docs[("Region", name)]
@@ -228,6 +229,9 @@ def check_meaning(inv: Inventory) -> list[Problem]:
         if region_names and fp.min_regions_serving > len(region_names):
             problems.append(d.problem(f"minRegionsServing {fp.min_regions_serving} is more than the "
                                       f"{len(region_names)} regions declared", ("spec", "minRegionsServing")))
+    from .dnsrecord import check as check_dns_records
+
+    problems += check_dns_records(inv)
     import fnmatch
 
     from ..core.registry import providers

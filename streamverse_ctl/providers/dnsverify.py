@@ -38,6 +38,7 @@ import dns.rcode
 import dns.rdatatype
 
 from ..core.resources import Resource
+from ..inventory.dnsvalues import canonical_or_raw
 from .base import VerifyResult
 from .dnsrecords import RECORD
 
@@ -158,9 +159,12 @@ def query(server: str, fqdn: str, rtype: str, timeout: float = 2.0, ecs: str | N
         raise dns.exception.DNSException(f"{server} answered {dns.rcode.to_text(resp.rcode())}")
     name = dns.name.from_text(fqdn)
     rdtype = dns.rdatatype.from_text(rtype)
-    for rrset in resp.answer:
-        if rrset.name == name and rrset.rdtype == rdtype:
-            return frozenset(rd.to_text() for rd in rrset)
+    # a delegation's NS records come back as a referral, in the authority section
+    sections = [resp.answer, resp.authority] if rdtype == dns.rdatatype.NS else [resp.answer]
+    for section in sections:
+        for rrset in section:
+            if rrset.name == name and rrset.rdtype == rdtype:
+                return frozenset(canonical_or_raw(rtype, rd.to_text()) for rd in rrset)
     return frozenset()
 
 

@@ -45,6 +45,7 @@ from ..core.errors import PermanentError, TemporaryError
 from ..core.resources import Change, Resource
 from ..core.secrets import Secret
 from ..core.specs import FEATURE_FAILOVER, FEATURE_GEO, FEATURE_HEALTHCHECK, FEATURE_WEIGHTED
+from ..inventory.dnsvalues import canonical_or_raw
 from ..inventory.provider_settings import PowerDNSSettings
 from .base import Provider, ProviderContext, VerifyResult
 from .dnsrecords import (
@@ -254,6 +255,8 @@ class PowerDNSProvider(Provider):
             if fqdn == f"{HC_LABEL}.{self.zone}":
                 continue
             values = [r["content"] for r in rr.get("records", []) if not r.get("disabled")]
+            if rtype != "LUA":
+                values = [canonical_or_raw(rtype, v) for v in values]
             if rtype == "LUA":
                 sets = self._sets_of(rr)
                 contents = {c.split(" ", 1)[0]: c for c in values}

@@ -65,6 +65,7 @@ from ..core.errors import PermanentError, TemporaryError
 from ..core.resources import Change, Resource
 from ..core.secrets import Secret
 from ..core.specs import FEATURE_FAILOVER, FEATURE_HEALTHCHECK
+from ..inventory.dnsvalues import canonical_or_raw
 from ..inventory.provider_settings import RFC2136Settings
 from .base import Provider, ProviderContext, VerifyResult
 from .dnsrecords import (
@@ -186,7 +187,8 @@ class RFC2136Provider(Provider):
                 if rds.rdtype == dns.rdatatype.TXT and (reg := parse_registry_name(fqdn)) is not None:
                     state.markers[(reg[0], reg[1])] = [_txt(rd) for rd in rds]
                     continue
-                state.rrsets[(fqdn, rtype)] = (int(rds.ttl), sorted(rd.to_text() for rd in rds))
+                values = sorted(canonical_or_raw(rtype, rd.to_text()) for rd in rds)
+                state.rrsets[(fqdn, rtype)] = (int(rds.ttl), values)
         return state
 
     def _map_error(self, what: str, exc: Exception) -> Exception:

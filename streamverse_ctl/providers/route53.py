@@ -18,7 +18,9 @@ Settings (``Provider`` document ``spec.settings``)
 
 Routing: simple, weighted, latency, geolocation and failover record sets are native (one record
 set per region, ``SetIdentifier`` = ``set_id``); alias targets are written and read as a single
-value ``alias:<HostedZoneId>:<DNSName>[:evaluate]`` with ``ttl`` 0 (aliases have no TTL). A
+value ``alias:<HostedZoneId>:<DNSName>[:evaluate]`` with ``ttl`` 0 (aliases have no TTL; the zone's own
+id reads as ``self``, as a ``DnsRecord`` of type ALIAS compiles). Plain values read back in the
+canonical form of :mod:`streamverse_ctl.inventory.dnsvalues` (TXT joined and cut at 255 bytes). A
 record's ``health_check`` is the name of an owned ``dns.healthcheck`` (resolved to its id when
 applying); a health check the tool does not own reads as ``route53:<id>``.
 
@@ -80,12 +82,14 @@ from botocore.config import Config
 from ..core.errors import PermanentError, ProviderError, TemporaryError
 from ..core.resources import Change, Resource, canonical_json
 from ..core.specs import (
+    FEATURE_ALIAS,
     FEATURE_FAILOVER,
     FEATURE_GEO,
     FEATURE_HEALTHCHECK,
     FEATURE_LATENCY,
     FEATURE_WEIGHTED,
 )
+from ..inventory.dnsvalues import ALIAS_SELF, canonical_or_raw
 from ..inventory.provider_settings import Route53Settings
 from . import r53registry as registry
 from .base import BatchListener, Provider, ProviderContext, VerifyResult
@@ -176,7 +180,7 @@ class Route53Provider(Provider):
     settings_model: ClassVar[type[Any] | None] = Route53Settings  # spec.settings, checked by validate
     resource_types: ClassVar[frozenset[str]] = frozenset({RECORD, HEALTHCHECK})
     features: ClassVar[frozenset[str]] = frozenset(
-        {FEATURE_WEIGHTED, FEATURE_LATENCY, FEATURE_GEO, FEATURE_FAILOVER, FEATURE_HEALTHCHECK}
+        {FEATURE_WEIGHTED, FEATURE_LATENCY, FEATURE_GEO, FEATURE_FAILOVER, FEATURE_HEALTHCHECK, FEATURE_ALIAS}
     )
 
     def __init__(self, name: str, settings: Mapping[str, Any], context: ProviderContext) -> None:
@@ -313,7 +317,7 @@ class Route53Provider(Provider):
             hc_names = dict(self._hc_names)
         records = []
         for rr, fqdn, entry in rows:
-            spec = self._spec_of(rr, self.zone_name, fqdn, hc_names)
+            spec = self._spec_of(rr, self.zone_name, fqdn, hc_names, self.zone_id)
             if entry is not None:
                 spec["policy"], spec["region"] = entry.policy, entry.region
             records.append(Resource(RECORD, record_name(spec), spec, self.name, managed=entry is not None))
@@ -481,14 +485,18 @@ class Route53Provider(Provider):
         return known[name]
 
     @staticmethod
-    def _spec_of(rr: Mapping[str, Any], zone: str, fqdn: str, hc_names: Mapping[str, str]) -> dict[str, Any]:
+    def _spec_of(rr: Mapping[str, Any], zone: str, fqdn: str, hc_names: Mapping[str, str],
+                 own_zone_id: str = "") -> dict[str, Any]:
         if "AliasTarget" in rr:
             at = rr["AliasTarget"]
-            value = f"alias:{at['HostedZoneId']}:{absolute(at['DNSName'])}"
+            target_zone = str(at["HostedZoneId"]).split("/")[-1]
+            if own_zone_id and target_zone == own_zone_id.split("/")[-1]:
+                target_zone = ALIAS_SELF  # a target in this zone, as a DnsRecord ALIAS says it
+            value = f"alias:{target_zone}:{absolute(_unescape(at['DNSName']))}"
             values = [value + (":evaluate" if at.get("EvaluateTargetHealth") else "")]
             ttl = 0
         else:
-            values = [v["Value"] for v in rr.get("ResourceRecords", [])]
+            values = [canonical_or_raw(rr["Type"], v["Value"]) for v in rr.get("ResourceRecords", [])]
             ttl = int(rr.get("TTL", 0))
         routing, geo = "simple", None
         if "Weight" in rr:
@@ -674,6 +682,7 @@ class Route53Provider(Provider):
         values = list(spec.get("values") or [])
         if len(values) == 1 and values[0].startswith("alias:"):
             _, zone_id, rest = values[0].split(":", 2)
+            zone_id = self.zone_id if zone_id == ALIAS_SELF else zone_id
             dns_name, _, flag = rest.partition(":")
             rr["AliasTarget"] = {"HostedZoneId": zone_id, "DNSName": dns_name,
                                  "EvaluateTargetHealth": flag == "evaluate"}

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 from ...core.errors import TemporaryError
 from ...core.resources import Change, Resource, resource_type_names, text_digest
-from ...core.specs import FEATURE_HEALTHCHECK, ROUTING_FEATURES
+from ...core.specs import FEATURE_ALIAS, FEATURE_HEALTHCHECK, ROUTING_FEATURES
 from ...inventory.provider_settings import SimSettings
 from ..base import Provider, ProviderContext, VerifyResult
 from .model import traffic_shares
@@ -26,7 +26,7 @@ class SimProvider(Provider):
     provider_type = "sim"
     settings_model: ClassVar[type[Any] | None] = SimSettings  # spec.settings, checked by validate
     resource_types: ClassVar[frozenset[str]] = frozenset()  # empty: every registered type (see serves)
-    features: ClassVar[frozenset[str]] = frozenset([*ROUTING_FEATURES.values(), FEATURE_HEALTHCHECK])
+    features: ClassVar[frozenset[str]] = frozenset([*ROUTING_FEATURES.values(), FEATURE_HEALTHCHECK, FEATURE_ALIAS])
     max_concurrency: ClassVar[int] = 1  # SQLite has one writer; batches are whole stages
 
     @classmethod
