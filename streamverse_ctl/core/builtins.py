@@ -14,6 +14,7 @@ BUILTIN_KINDS = {
     "Inventory": "streamverse_ctl.inventory.models:InventorySpec",
     "Region": "streamverse_ctl.inventory.models:RegionSpec",
     "PoP": "streamverse_ctl.inventory.models:PoPSpec",
+    "EdgeSite": "streamverse_ctl.inventory.models:EdgeSiteSpec",
     "TrafficPolicy": "streamverse_ctl.inventory.models:TrafficPolicySpec",
     "EncodingLadder": "streamverse_ctl.inventory.models:EncodingLadderSpec",
     "TranscodePool": "streamverse_ctl.inventory.models:TranscodePoolSpec",

@@ -17,6 +17,7 @@ from typing import Any, Literal
 RESOURCE_TYPES: tuple[str, ...] = (
     "platform.region",  # a region's serving capacity and settings
     "cdn.pop",  # a CDN point of presence
+    "cdn.edge_site",  # an edge site (a city's small cache) under a PoP
     "transcode.ladder",  # an encoding ladder
     "transcode.pool",  # a GPU transcode node pool
     "cdn.cache_policy",  # TTL overrides for a set of PoPs
