@@ -86,9 +86,14 @@ def test_default_model_reproduces_the_seeds_orders_of_magnitude(demo_ws: Workspa
     assert 10e6 <= b["cost_per_month"]["total"] <= 15e6  # $10-15 M a month
     for category in ("cdn", "transfer", "transcode", "serving", "storage"):
         assert b["cost_per_month"][category] > 0
-    # the base's CapacityModel is the kind's defaults written out
+    # the base's CapacityModel is the kind's defaults written out, plus the regional split and storage capacity
     doc = load_inventory(REPO / "inventories" / "demo").get("CapacityModel", "default")
-    assert doc is not None and doc.model == CapacityModelSpec()
+    assert doc is not None and isinstance(doc.model, CapacityModelSpec)
+    declared = doc.model.model_dump(exclude={"peak_concurrent_by_region"})
+    for c in ("hot", "warm", "cold", "archive"):
+        declared["storage"][c]["capacity_pb"] = None
+    assert declared == CapacityModelSpec().model_dump(exclude={"peak_concurrent_by_region"})
+    assert sum(doc.model.peak_concurrent_by_region.values()) == pytest.approx(CapacityModelSpec().peak_concurrent_percent)
     # 7.2 Tbps of demo PoPs cannot carry 55.5 Tbps: flagged short, and the 10x policy applied everywhere
     pop = next(h for h in b["headroom"] if h["resource"] == "pop-egress" and h["scope"] == "all PoPs")
     assert pop["status"] == "short" and pop["policy"] == 10
@@ -118,13 +123,15 @@ def test_capacity_model_errors_name_file_line_and_field_all_at_once(tmp_path: Pa
     text = (REPO / "inventories/base/capacity.yaml").read_text()
     text = text.replace("  uploadsPerDay: 20000\n", "  uploadsPerDay: 20000\n  uploadzPerDay: 1\n")
     text = text.replace("renditionMix: {4k: 5,", "renditionMix: {4k: 50,")
-    text = text.replace("cold: {days: 1825}", "cold: {days: 100}")
+    text = text.replace("cold: {days: 1825,", "cold: {days: 100,")
+    text = text.replace("me-central: 0.75}", "me-central: -0.75}")
     with pytest.raises(InputError) as exc:
         load_inventory(_inventory_with(tmp_path, text))
     msg = str(exc.value)
-    assert "inventory has 3 problems" in msg, msg
-    assert "capacity.yaml:13: CapacityModel/default: spec.uploadzPerDay: unknown field 'uploadzPerDay'" in msg
-    assert "capacity.yaml:18: CapacityModel/default: spec.renditionMix: must sum to 100 (percent of viewing time), " \
+    assert "inventory has 4 problems" in msg, msg
+    assert "capacity.yaml:19: CapacityModel/default: spec.uploadzPerDay: unknown field 'uploadzPerDay'" in msg
+    assert "capacity.yaml:15: CapacityModel/default: spec.peakConcurrentByRegion: percentages must be 0 or more" in msg
+    assert "capacity.yaml:24: CapacityModel/default: spec.renditionMix: must sum to 100 (percent of viewing time), " \
            "got 145" in msg
     assert "spec.storage: days must grow hot < warm < cold (got 30, 365, 100)" in msg
 
@@ -140,7 +147,7 @@ def test_rung_names_are_checked_against_the_ladder(tmp_path: Path) -> None:
     finally:
         ws.close()
     msg = str(exc.value)
-    assert "capacity.yaml:17: CapacityModel/default: spec.renditionMix.8k: rung '8k' is not in EncodingLadder/main" \
+    assert "capacity.yaml:23: CapacityModel/default: spec.renditionMix.8k: rung '8k' is not in EncodingLadder/main" \
            in msg, msg
     assert "spec.encodeSpeed" not in msg  # encodeSpeed is fine: one problem, not a cascade
 
