@@ -181,3 +181,76 @@ def test_viral_keeps_the_hit_ratio_where_the_video_is_warmed(tmp_path: Path) -> 
     assert hits["nyc1"] == pytest.approx(0.92)
     assert hits["iad1"] == pytest.approx(0.80)
     assert "1 of 12 PoPs have it warmed" in w["notes"][0]
+
+
+# ----- peak concurrency by region, storage capacity ------------------------------------------
+def test_viewers_by_region_set_each_regions_pop_egress(demo_ws: Workspace) -> None:
+    b = cap.report(demo_ws)["baseline"]
+    east = next(r for r in b["regions"] if r["region"] == "us-east")
+    # base: 4.2 % of 100 M users watch from us-east = 4.2 M viewers x 3,700 kbps = 15,540 Gbps
+    assert east["viewers"] == pytest.approx(4_200_000)
+    assert east["user_egress_gbps"] == pytest.approx(15_540)
+    # requests/s still follow the traffic policies (www 30 of 100 + api evenly over 6: 23.3 %)
+    assert east["rps"] == pytest.approx(6_000_000 * (0.30 + 1 / 6) / 2)
+    # nyc1 (800 Gbps) and iad1 (400) split it 2:1
+    nyc1 = next(p for p in b["pops"] if p["pop"] == "nyc1")
+    assert nyc1["egress_gbps"] == pytest.approx(15_540 * 800 / 1200)
+    head = next(h for h in b["headroom"] if h["resource"] == "pop-egress" and h["scope"] == "us-east")
+    assert head["need"] == pytest.approx(15_540) and head["capacity"] == 1200 and head["status"] == "short"
+    # the regions' viewers add up to the global peak: 15 % of users
+    assert sum(r["viewers"] for r in b["regions"]) == pytest.approx(15_000_000)
+
+
+def test_users_egress_split_by_model_live_or_policies() -> None:
+    model = CapacityModelSpec(peak_concurrent_by_region={"a": 3, "b": 1})
+    demand = cap.Demand(viewers=1, rps=1, kbps=1, gbps=400)
+    proj = cap.Projection({}, {}, {}, egress={"a": 100, "b": 300})
+    assert cap.users_egress(model, demand, proj, None) == {"a": 300, "b": 100}
+    assert cap.users_egress(CapacityModelSpec(), demand, proj, None) == {"a": 100, "b": 300}  # the policies'
+
+    class Live:
+        rps = {"a": 10.0, "b": 30.0}
+        egress_gbps: dict[str, float] = {}
+
+    assert cap.users_egress(model, demand, proj, Live()) == {"a": 100, "b": 300}  # type: ignore[arg-type]
+
+
+def test_by_region_and_global_concurrency_are_exclusive_and_regions_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="give peakConcurrentPercent or peakConcurrentByRegion, not both"):
+        CapacityModelSpec.model_validate({"peakConcurrentPercent": 15, "peakConcurrentByRegion": {"us-east": 5}})
+    with pytest.raises(ValueError, match="at most 100"):
+        CapacityModelSpec.model_validate({"peakConcurrentByRegion": {"a": 60, "b": 50}})
+    text = (REPO / "inventories/base/capacity.yaml").read_text().replace("sa-east: 1.05", "sa-weast: 1.05")
+    state = tmp_path / "state"
+    state.mkdir()
+    ws = Workspace(_inventory_with(tmp_path, text), state_dir=state, platform="sim")
+    try:
+        with pytest.raises(InputError) as exc:
+            cap.report(ws)
+    finally:
+        ws.close()
+    assert "capacity.yaml:15: CapacityModel/default: spec.peakConcurrentByRegion.sa-weast: unknown region " \
+           "'sa-weast'" in str(exc.value), str(exc.value)
+
+
+def test_declared_storage_capacity_is_checked_against_the_need(tmp_path: Path) -> None:
+    text = (REPO / "inventories/base/capacity.yaml").read_text()
+    text = text.replace("hot: {days: 30, copies: 2, capacityPb: 30}", "hot: {days: 30, copies: 2, capacityPb: 2}")
+    text = text.replace("warm: {days: 365, capacityPb: 150}", "warm: {days: 365, capacityPb: 72.36}")
+    text = text.replace("archive: {days: 1825, capacityPb: 340}", "archive: {days: 1825}")
+    state = tmp_path / "state"
+    state.mkdir()
+    ws = Workspace(_inventory_with(tmp_path, text), state_dir=state, platform="sim")
+    try:
+        b = cap.report(ws)["baseline"]
+    finally:
+        ws.close()
+    got = {h["scope"]: h for h in b["headroom"] if h["resource"] == "storage"}
+    # 4,000 h/day x 0.00045 GB/h per kbps x 24,000 kbps of rungs = 43,200 GB/day of renditions
+    # hot: 30 days x 2 copies = 2.592 PB; warm: 335 days = 14.472 PB
+    assert got["hot"]["need"] == pytest.approx(2.592) and got["hot"]["status"] == "short"
+    assert got["warm"]["need"] == pytest.approx(14.472) and got["warm"]["headroom"] == pytest.approx(5)
+    assert got["warm"]["status"] == "below policy" and got["cold"]["status"] == "ok"
+    assert "archive" not in got  # no capacity declared: nothing to check
+    assert "storage hot: short (0.77x vs policy 10x)" in b["shortfalls"]
+    assert "storage warm: below policy (5.00x vs policy 10x)" in b["shortfalls"]
