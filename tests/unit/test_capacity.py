@@ -93,7 +93,8 @@ def test_default_model_reproduces_the_seeds_orders_of_magnitude(demo_ws: Workspa
     for c in ("hot", "warm", "cold", "archive"):
         declared["storage"][c]["capacity_pb"] = None
     assert declared == CapacityModelSpec().model_dump(exclude={"peak_concurrent_by_region"})
-    assert sum(doc.model.peak_concurrent_by_region.values()) == pytest.approx(CapacityModelSpec().peak_concurrent_percent)
+    total = sum(doc.model.peak_concurrent_by_region.values())
+    assert total == pytest.approx(CapacityModelSpec().peak_concurrent_percent)
     # 7.2 Tbps of demo PoPs cannot carry 55.5 Tbps: flagged short, and the 10x policy applied everywhere
     pop = next(h for h in b["headroom"] if h["resource"] == "pop-egress" and h["scope"] == "all PoPs")
     assert pop["status"] == "short" and pop["policy"] == 10
