@@ -147,7 +147,8 @@ def sections(data: dict[str, Any]) -> list[Section]:
                  "origin Tbps"], rows))
     cats = ("cdn", "transfer", "transcode", "serving", "storage", "total")
     out.append(("Monthly cost (USD)", ["category", *(n for n, _ in scen)],
-                [[c, *(_usd(s["cost_per_month"][c]) for _, s in scen)] for c in cats]))
+                [[c, *(_usd(s["cost_per_month"][c]) for _, s in scen)] for c in cats]
+                + [["compute (transcode + serving)", *(_usd(s["cost_by_category"]["compute"]) for _, s in scen)]]))
     rows = []
     for h in cur["headroom"]:
         if h["scope"].startswith("all ") or h["resource"] == "storage":

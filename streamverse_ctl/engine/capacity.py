@@ -29,7 +29,9 @@ servers                     ``⌈D / rpsPerServer⌉ + ⌈O / originGbpsPerServe
 monthly GB at g Gbps peak   ``g × averageToPeakPercent / 100 × 2,629,800 s / 8``
 monthly cost                CDN ``monthlyGB(E) × cdnEgressPerGb``; transfer ``monthlyGB(O) ×
                             transferPerGb``; transcode ``H × g / 24 × 730 h × gpuHour``; serving
-                            ``servers × 730 h × serverHour``; storage ``Σ class GB × its price``
+                            ``servers × 730 h × serverHour``; storage ``Σ class GB × its price``;
+                            the seed's four categories: CDN, compute (transcode + serving), storage,
+                            transfer
 headroom                    ``capacity / need`` per resource, against ``headroom.factor`` (or
                             ``headroom.resources[name]``): below 1 is *short*, below the factor
                             is *below policy*
@@ -552,7 +554,10 @@ def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, fl
         "regions": region_rows, "pops": pop_rows,
         "gpus": {"average": gpu_avg, "peak": gpu_peak, "max": gpu_max, "gpus_per_node": model.gpus_per_node,
                  "pools": {n: int(s["max_nodes"]) for n, s in pools}},
-        "servers": servers, "cost_per_month": cost, "headroom": headrooms,
+        "servers": servers, "cost_per_month": cost,
+        "cost_by_category": {"cdn": cost["cdn"], "compute": cost["transcode"] + cost["serving"],
+                             "storage": cost["storage"], "transfer": cost["transfer"], "total": cost["total"]},
+        "headroom": headrooms,
         "shortfalls": [f"{h['resource']} {h['scope']}: {h['status']} "
                        f"({_x(h['headroom'])} vs policy {h['policy']:g}x)" for h in shortfalls],
         "failover": failover,

@@ -255,3 +255,20 @@ def test_declared_storage_capacity_is_checked_against_the_need(tmp_path: Path) -
     assert "archive" not in got  # no capacity declared: nothing to check
     assert "storage hot: short (0.77x vs policy 10x)" in b["shortfalls"]
     assert "storage warm: below policy (5.00x vs policy 10x)" in b["shortfalls"]
+
+
+def test_all_three_what_ifs_combine_and_cost_has_the_seeds_four_categories(demo_ws: Workspace) -> None:
+    data = cap.report(demo_ws, cap.parse_what_if(["fail=us-east", "viral=v1:2", "users=x1.5"]))
+    b, w = data["baseline"], data["what_if"]
+    assert w["demand"]["rps"] == pytest.approx(6_000_000 * 1.5 * 2)  # users x1.5, the viral wave x2
+    assert w["demand"]["hit_ratio"] == pytest.approx(0.80)  # nobody warmed v1
+    assert w["failover"]["weights_after"]["us-east"] == 0
+    assert next(r for r in w["regions"] if r["region"] == "us-east")["rps"] == 0
+    assert any(r.startswith("[capacity]") for r in w["failover"]["refusals"])  # 18 M req/s fit nowhere
+    assert w["what_if"] == ["fail=us-east", "viral=v1:2", "users=x1.5"]
+    for s in (b, w):
+        c, cats = s["cost_per_month"], s["cost_by_category"]
+        assert set(cats) == {"cdn", "compute", "storage", "transfer", "total"}
+        assert cats["compute"] == pytest.approx(c["transcode"] + c["serving"])
+        assert cats["total"] == pytest.approx(cats["cdn"] + cats["compute"] + cats["storage"] + cats["transfer"])
+    assert w["cost_by_category"]["cdn"] == pytest.approx(b["cost_by_category"]["cdn"] * 3)
