@@ -35,7 +35,7 @@ def command(
     Example: streamverse ctl capacity --what-if fail=us-east --chart capacity.png
     """
     from ..core.errors import PermanentError
-    from ..engine.capacity import parse_what_if, report
+    from ..engine.capacity import edge_health, parse_what_if, report
 
     if chart is not None and chart.suffix.lower() not in (".png", ".svg"):
         raise PermanentError(f"--chart {chart}: give a .png or .svg file")
@@ -57,7 +57,7 @@ def command(
                 source.close()
             if not measured.rps:
                 raise PermanentError(f"--live: {measured.source} has no cdn_requests_total rate to read demand from")
-        data = report(ws, scenarios, health, measured)
+        data = report(ws, scenarios, health, measured, edge_health(ws))
     finally:
         ws.close()
     if chart is not None:
@@ -185,7 +185,7 @@ def tables(data: dict[str, Any]) -> None:
         console().print(f"Demand: live from {data['live']['source']}")
     for title, cols, rows in sections(data):
         simple_table(title, cols, rows)
-    for note in (data.get("what_if") or {}).get("notes", []):
+    for note in (data.get("what_if") or data["baseline"]).get("notes", []):
         console().print(f"note: {note}")
 
 
@@ -201,6 +201,6 @@ def markdown(data: dict[str, Any]) -> str:
                   "|" + "---|" * len(cols)]
         lines += ["| " + " | ".join(md(v) for v in row) + " |" for row in rows]
         lines.append("")
-    for note in (data.get("what_if") or {}).get("notes", []):
+    for note in (data.get("what_if") or data["baseline"]).get("notes", []):
         lines.append(f"- {md(note)}")
     return "\n".join(lines).rstrip() + "\n"

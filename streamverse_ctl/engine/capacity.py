@@ -361,10 +361,21 @@ def _factor(model: CapacityModelSpec, resource: str) -> float:
     return model.headroom.resources.get(resource, model.headroom.factor)
 
 
+def edge_health(ws: Workspace) -> dict[str, bool]:
+    """Edge site -> healthy, from the providers that serve cdn.edge_site and report it (the sim platform)."""
+    out: dict[str, bool] = {}
+    for name in sorted({r.provider for r in ws.compiled.resources if r.type == "cdn.edge_site"}):
+        fn = getattr(ws.provider(name), "edge_health", None)
+        if callable(fn):
+            out.update(fn())
+    return out
+
+
 def report(ws: Workspace, what_ifs: Sequence[WhatIf] = (), health: Mapping[str, bool] | None = None,
-           live: LiveDemand | None = None) -> dict[str, Any]:
+           live: LiveDemand | None = None, edges: Mapping[str, bool] | None = None) -> dict[str, Any]:
     """Capacity, cost and headroom of the inventory (``baseline``) and, with what-ifs, after them.
 
+    ``edges``: edge site -> healthy; a site that is down counts no capacity.
     ``live`` (``--live``): the measured request rate (and egress, where measured) replaces the
     model's peak demand, and measured hit ratios replace ``cdnHitRatioPercent`` on the PoPs that
     report one; the split over regions still follows the traffic policies (the failover model).
@@ -385,14 +396,16 @@ def report(ws: Workspace, what_ifs: Sequence[WhatIf] = (), health: Mapping[str, 
     if live is not None:
         out["live"] = {"source": live.source, "rps": live.rps, "egress_gbps": live.egress_gbps,
                        "hit_ratio": live.hit_ratio}
-    out["baseline"] = _scenario(ws, model, bitrates, health, [], live)
+    down = sorted(n for n, ok in (edges or {}).items() if not ok)
+    out["baseline"] = _scenario(ws, model, bitrates, health, [], live, down)
     if what_ifs:
-        out["what_if"] = _scenario(ws, model, bitrates, health, list(what_ifs), live)
+        out["what_if"] = _scenario(ws, model, bitrates, health, list(what_ifs), live, down)
     return out
 
 
 def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, float], health: Mapping[str, bool],
-              what_ifs: list[WhatIf], live: LiveDemand | None = None) -> dict[str, Any]:
+              what_ifs: list[WhatIf], live: LiveDemand | None = None, edges_down: Sequence[str] = ()
+              ) -> dict[str, Any]:
     compiled = ws.compiled
     users = next((w for w in what_ifs if w.kind == "users"), None)
     viral = next((w for w in what_ifs if w.kind == "viral"), None)
@@ -450,8 +463,11 @@ def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, fl
     edge_cap: dict[str, float] = {}
     edge_cache: dict[str, float] = {}
     edge_count: dict[str, int] = {}
+    if edges_down:
+        notes.append(f"{len(edges_down)} edge site(s) down, their capacity not counted: {', '.join(edges_down[:10])}"
+                     + (" …" if len(edges_down) > 10 else ""))
     for site in compiled.resources:
-        if site.type == "cdn.edge_site":
+        if site.type == "cdn.edge_site" and site.name not in edges_down:
             parent = str(site.spec["pop"])
             edge_cap[parent] = edge_cap.get(parent, 0.0) + float(site.spec["capacity_gbps"])
             edge_cache[parent] = edge_cache.get(parent, 0.0) + float(site.spec["cache_tb"])

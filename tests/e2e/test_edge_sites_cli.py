@@ -64,8 +64,17 @@ def test_a_failed_edge_site_sends_its_users_to_its_siblings(edges: CLI) -> None:
     assert isinstance(status, dict)
     assert status["edge_sites"]["total"] == 2 and status["edge_sites"]["down"] == ["yonkers-nyc1"]
     assert any(e["kind"] == "edge.fail" and e["detail"]["site"] == "yonkers-nyc1" for e in status["events"])
+    # the capacity model counts only the sites that are up
+    data = edges.json("capacity", "--platform", "sim")
+    assert isinstance(data, dict)
+    nyc1 = next(p for p in data["baseline"]["pops"] if p["pop"] == "nyc1")
+    assert nyc1["edge_capacity_gbps"] == 300 and nyc1["edge_sites"] == 1
+    assert "1 edge site(s) down, their capacity not counted: yonkers-nyc1" in data["baseline"]["notes"]
     edges.ok("sim", "heal-edge", "yonkers-nyc1")
     assert _edges(edges)["yonkers-nyc1"]["healthy"]
+    data = edges.json("capacity", "--platform", "sim")
+    assert isinstance(data, dict)
+    assert next(p for p in data["baseline"]["pops"] if p["pop"] == "nyc1")["edge_capacity_gbps"] == 400
     out = edges("sim", "fail-edge", "yonkers-nyc")
     assert out.returncode == 1 and "no edge site 'yonkers-nyc' (did you mean yonkers-nyc1" in out.stderr
     no_traceback(out)
