@@ -3,14 +3,19 @@
 Formulas (``M`` is the inventory's CapacityModel, defaults = the seed's figures):
 
 ==========================  =====================================================================
-viewers at peak             ``V = users × peakConcurrentPercent / 100``
+viewers at peak             ``V = users × peakConcurrentPercent / 100`` (``Σ peakConcurrentByRegion``
+                            when that is given)
 requests/s at peak          ``D = V × requestsPerViewerPerSecond``
 mean viewed bitrate         ``b = Σ_rung renditionMix[rung] / 100 × bitrateKbps[rung]`` (kbps)
 egress at peak              ``E = V × b / 10⁶`` (Gbps; ``/ 1000`` more for Tbps)
 per region                  ``share_r`` = the region's part of the traffic policies (weights over
                             healthy answers, latency spread evenly, averaged over policies: the
                             sim platform's model); ``rps_r = share_r × D``, ``egress_r = share_r × E``
-per PoP                     ``egress_p = egress_r × capacityGbps_p / Σ capacityGbps of r's PoPs``
+viewers' egress by region   where the viewers are, served by the region's PoPs and edge sites:
+                            ``u_r = E × peakConcurrentByRegion[r] / Σ`` (``--live``: the measured
+                            split; neither: ``egress_r``)
+per PoP                     ``egress_p = u_r × (capacityGbps_p + edge_p) / Σ of r's PoPs``, ``edge_p``
+                            = Σ capacityGbps of p's healthy edge sites
 origin egress               ``O = Σ_p egress_p × (1 − hit_p)``, ``hit_p = cdnHitRatioPercent / 100``
 content hours a day         ``H = uploadsPerDay × uploadMinutes / 60``
 GB per hour at k kbps       ``k × 3600 / 8 / 10⁶ = k × 0.00045``
@@ -32,6 +37,7 @@ monthly cost                CDN ``monthlyGB(E) × cdnEgressPerGb``; transfer ``m
                             ``servers × 730 h × serverHour``; storage ``Σ class GB × its price``;
                             the seed's four categories: CDN, compute (transcode + serving), storage,
                             transfer
+storage capacity            each class's ``gb`` against its declared ``capacityPb``
 headroom                    ``capacity / need`` per resource, against ``headroom.factor`` (or
                             ``headroom.resources[name]``): below 1 is *short*, below the factor
                             is *below policy*

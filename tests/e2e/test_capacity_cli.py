@@ -145,6 +145,10 @@ def test_live_takes_demand_and_hit_ratios_from_prometheus(cli: CLI, prometheus) 
     hits = {p["pop"]: p["hit_ratio"] for p in b["pops"]}
     assert hits["nyc1"] == pytest.approx(0.9, abs=1e-3) and hits["sin1"] == pytest.approx(0.2, abs=1e-3)
     assert hits["lax1"] == pytest.approx(0.95)  # no data: the model's cdnHitRatioPercent
+    # the viewers' egress per region follows the measured split (us-east 200 of 450 req/s), not the model's
+    users = {r["region"]: r["user_egress_gbps"] for r in b["regions"]}
+    assert users["us-east"] == pytest.approx(b["demand"]["egress_tbps"] * 1000 * 200 / 450)
+    assert users["us-west"] == 0
     out = cli("capacity", "--live", "--platform", "sim")
     assert out.returncode == 1 and "--live reads Prometheus" in out.stderr
     no_traceback(out)
