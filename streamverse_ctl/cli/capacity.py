@@ -35,7 +35,7 @@ def command(
     Example: streamverse ctl capacity --what-if fail=us-east --chart capacity.png
     """
     from ..core.errors import PermanentError
-    from ..engine.capacity import parse_what_if, report
+    from ..engine.capacity import edge_health, parse_what_if, report
 
     if chart is not None and chart.suffix.lower() not in (".png", ".svg"):
         raise PermanentError(f"--chart {chart}: give a .png or .svg file")
@@ -57,7 +57,7 @@ def command(
                 source.close()
             if not measured.rps:
                 raise PermanentError(f"--live: {measured.source} has no cdn_requests_total rate to read demand from")
-        data = report(ws, scenarios, health, measured)
+        data = report(ws, scenarios, health, measured, edge_health(ws))
     finally:
         ws.close()
     if chart is not None:
@@ -122,34 +122,48 @@ def sections(data: dict[str, Any]) -> list[Section]:
         return fmt(now) if after is None else f"{fmt(before[region][key])} → {fmt(now)}"
 
     rows = []
+    edges = any(r.get("edge_sites") for r in cur["regions"])
+
+    def tbps(key: str, digits: int = 1) -> str:
+        return _n(sum(r[key] for r in cur["regions"]) / 1000, digits)
+
     for r in cur["regions"]:
         name = r["region"]
         rows.append([name, arrow(name, "share", lambda v: f"{v * 100:.1f} %"), arrow(name, "rps", _n),
                      _n(r["max_rps"]), arrow(name, "egress_gbps", lambda v: _n(v / 1000, 2)),
-                     _n(r["egress_capacity_gbps"] / 1000, 1), _n(r["pop_capacity_gbps"] / 1000, 1),
+                     _n(r["egress_capacity_gbps"] / 1000, 1), _n(r["viewers"]),
+                     arrow(name, "user_egress_gbps", lambda v: _n(v / 1000, 2)), _n(r["pop_capacity_gbps"] / 1000, 1),
+                     *([f"{_n(r['edge_capacity_gbps'] / 1000, 1)} ({r['edge_sites']})"] if edges else []),
                      _n(r["origin_gbps"] / 1000, 2)])
-    tot = sum(r["egress_gbps"] for r in cur["regions"])
     rows.append(["total", "", _n(cur["demand"]["rps"]), _n(sum(r["max_rps"] for r in cur["regions"])),
-                 _n(tot / 1000, 2), _n(sum(r["egress_capacity_gbps"] for r in cur["regions"]) / 1000, 1),
-                 _n(sum(r["pop_capacity_gbps"] for r in cur["regions"]) / 1000, 1),
+                 tbps("egress_gbps", 2), tbps("egress_capacity_gbps"), _n(cur["demand"]["viewers"]),
+                 tbps("user_egress_gbps", 2), tbps("pop_capacity_gbps"),
+                 *([f"{tbps('edge_capacity_gbps')} ({sum(r['edge_sites'] for r in cur['regions'])})"] if edges else []),
                  _n(cur["demand"]["origin_egress_tbps"], 2)])
-    out.append(("Peak load per region" + (f" ({label})" if after else ""),
-                ["region", "share", "req/s", "maxRps", "egress Tbps", "egressGbps (Tbps)", "PoP capacity Tbps",
+    out.append(("Peak load per region" + (f" ({label})" if after else "")
+                + " - req/s and egress: where the traffic policies send them; viewers: where they are",
+                ["region", "share", "req/s", "maxRps", "egress Tbps", "egressGbps (Tbps)", "viewers",
+                 "viewers' egress Tbps", "PoP capacity Tbps", *(["edge capacity Tbps (sites)"] if edges else []),
                  "origin Tbps"], rows))
     cats = ("cdn", "transfer", "transcode", "serving", "storage", "total")
     out.append(("Monthly cost (USD)", ["category", *(n for n, _ in scen)],
-                [[c, *(_usd(s["cost_per_month"][c]) for _, s in scen)] for c in cats]))
+                [[c, *(_usd(s["cost_per_month"][c]) for _, s in scen)] for c in cats]
+                + [["compute (transcode + serving)", *(_usd(s["cost_by_category"]["compute"]) for _, s in scen)]]))
     rows = []
     for h in cur["headroom"]:
-        if h["scope"].startswith("all "):
+        if h["scope"].startswith("all ") or h["resource"] == "storage":
             rows.append([h["resource"], h["scope"], f"{_n(h['need'])} {h['unit']}", f"{_n(h['capacity'])} {h['unit']}",
                          _h(h["headroom"]), f"{h['policy']:g}x", h["status"]])
-    for res in ("cache",):
+    for res in ("pop-egress", "edge-egress", "cache"):
         items = [h for h in cur["headroom"] if h["resource"] == res]
         if items:
+            items = [h for h in items if not h["scope"].startswith("all ")]
+            if not items:
+                continue
             worst = min(items, key=lambda h: h["headroom"] or float("inf"))
-            rows.append([res, f"per PoP (worst: {worst['scope']})", f"{_n(worst['need'])} TB",
-                         f"{_n(worst['capacity'])} TB", _h(worst["headroom"]), f"{worst['policy']:g}x",
+            where = "per PoP" if res == "cache" else "per region"
+            rows.append([res, f"{where} (worst: {worst['scope']})", f"{_n(worst['need'])} {worst['unit']}",
+                         f"{_n(worst['capacity'])} {worst['unit']}", _h(worst["headroom"]), f"{worst['policy']:g}x",
                          worst["status"]])
     out.append(("Headroom" + (f" ({label})" if after else ""),
                 ["resource", "scope", "need", "capacity", "headroom", "policy", "status"], rows))
@@ -171,7 +185,7 @@ def tables(data: dict[str, Any]) -> None:
         console().print(f"Demand: live from {data['live']['source']}")
     for title, cols, rows in sections(data):
         simple_table(title, cols, rows)
-    for note in (data.get("what_if") or {}).get("notes", []):
+    for note in (data.get("what_if") or data["baseline"]).get("notes", []):
         console().print(f"note: {note}")
 
 
@@ -187,6 +201,6 @@ def markdown(data: dict[str, Any]) -> str:
                   "|" + "---|" * len(cols)]
         lines += ["| " + " | ".join(md(v) for v in row) + " |" for row in rows]
         lines.append("")
-    for note in (data.get("what_if") or {}).get("notes", []):
+    for note in (data.get("what_if") or data["baseline"]).get("notes", []):
         lines.append(f"- {md(note)}")
     return "\n".join(lines).rstrip() + "\n"

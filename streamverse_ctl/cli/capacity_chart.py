@@ -19,16 +19,19 @@ def draw(data: dict[str, Any], path: Path) -> None:
 
     base, after = data["baseline"], data.get("what_if")
     regions = [r["region"] for r in base["regions"]]
-    fig, (ax1, ax2, ax3) = plt.subplots(1, 3, figsize=(16, 5))
+    fig, (ax1, ax2, ax4, ax3) = plt.subplots(1, 4, figsize=(21, 5))
     width = 0.38 if after else 0.6
     xs = range(len(regions))
 
     def util(s: dict[str, Any], key: str, cap: str) -> list[float]:
         by = {r["region"]: r for r in s["regions"]}
-        return [100 * by[n][key] / by[n][cap] if by[n][cap] else 0.0 for n in regions]
+        caps = {n: sum(by[n][c] for c in cap.split("+")) for n in regions}
+        return [100 * by[n][key] / caps[n] if caps[n] else 0.0 for n in regions]
 
     for ax, key, cap, title in ((ax1, "rps", "max_rps", "requests/s vs maxRps"),
-                                (ax2, "egress_gbps", "egress_capacity_gbps", "egress vs egressGbps")):
+                                (ax2, "egress_gbps", "egress_capacity_gbps", "egress vs egressGbps"),
+                                (ax4, "user_egress_gbps", "pop_capacity_gbps+edge_capacity_gbps",
+                                 "viewers' egress vs PoP + edge capacity")):
         ax.bar([x - (width / 2 if after else 0) for x in xs], util(base, key, cap), width, label="baseline")
         if after:
             ax.bar([x + width / 2 for x in xs], util(after, key, cap), width,

@@ -63,6 +63,7 @@ def status(
         "origin_nodes": sim.origin_nodes(),
         "faults": {k: sim.setting(k) for k in ("write_errors", "write_delay")},
         "resources": sim.count(),
+        "edge_sites": _edge_summary(sim, load),
         "events": sim.events(10),
     }
 
@@ -90,6 +91,10 @@ def status(
                 f"CDN hit ratio: mean {sum(hr.values()) / len(hr) * 100:.1f} % over {len(hr)} PoPs"
                 + (f"; below 95 %: {', '.join(f'{k} {v * 100:.0f} %' for k, v in low.items())}" if low else "")
             )
+        edges = data["edge_sites"]
+        if edges["total"]:
+            console().print(f"edge sites: {edges['total']}, down: {', '.join(edges['down']) or 'none'}; busiest "
+                            f"{edges['busiest']['site']} at {edges['busiest']['utilization'] * 100:.0f} %")
         console().print(f"resources: {data['resources']}; faults: {data['faults']}")
 
     emit(data, output, table)
@@ -132,6 +137,89 @@ def _known(sim: Any, region: str) -> None:
         raise PermanentError(
             f"the sim platform has no region '{region}' (has: {', '.join(known) or 'none; apply first'})"
         )
+
+
+def _edge_summary(sim: Any, load: dict[str, float]) -> dict[str, Any]:
+    from ..providers.sim.edges import edge_loads
+
+    loads = edge_loads(sim, load)
+    busiest = max(loads, key=lambda e: e.utilization, default=None)
+    return {"total": len(loads), "down": [e.site for e in loads if not e.healthy],
+            "busiest": {"site": busiest.site, "utilization": round(busiest.utilization, 3)} if busiest else None}
+
+
+@app.command("fail-edge")
+def fail_edge(
+    site: Annotated[str, typer.Argument(help="EdgeSite name (cdn.edge_site on the sim platform)")],
+    inventory: InventoryOpt = DEFAULT_INVENTORY,
+    state_dir: StateDirOpt = None,
+    reason: Annotated[str, typer.Option("--reason", metavar="REASON")] = "injected outage",
+) -> None:
+    """Mark an edge site unhealthy (its health check fails): its users go to its PoP and sibling sites.
+
+    Example: streamverse ctl sim fail-edge yonkers-nyc1 --reason 'power cut'
+    """
+    from ..providers.sim.edges import set_edge_health
+
+    sim, _ = _sim(inventory, state_dir)
+    _known_edge(sim, site)
+    set_edge_health(sim, site, False, reason)
+    console().print(f"edge site {site} is now [red]DOWN[/] on the sim platform ({reason})")
+
+
+@app.command("heal-edge")
+def heal_edge(site: Annotated[str, typer.Argument(help="EdgeSite name")], inventory: InventoryOpt = DEFAULT_INVENTORY,
+              state_dir: StateDirOpt = None) -> None:
+    """Mark an edge site healthy again.
+
+    Example: streamverse ctl sim heal-edge yonkers-nyc1
+    """
+    from ..providers.sim.edges import set_edge_health
+
+    sim, _ = _sim(inventory, state_dir)
+    _known_edge(sim, site)
+    set_edge_health(sim, site, True)
+    console().print(f"edge site {site} is [green]up[/] again on the sim platform")
+
+
+@app.command("edges")
+def edges(
+    pop: Annotated[str | None, typer.Option("--pop", metavar="POP", help="Only the sites under this PoP.")] = None,
+    inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, output: OutputOpt = Output.table,
+) -> None:
+    """Edge sites on the sim platform: health, requests/s, egress vs capacity.
+
+    Example: streamverse ctl sim edges --pop nyc1
+    """
+    from ..core.resources import Resource
+    from ..providers.sim.edges import edge_loads
+    from ..providers.sim.model import region_load, traffic_shares
+
+    sim, _ = _sim(inventory, state_dir)
+    records = [Resource(t, n, s) for t, n, s, _ in sim.read(["dns.record"])]
+    load = region_load(traffic_shares(records, sim.region_health()), float(sim.setting("demand_rps")))
+    rows: list[dict[str, Any]] = [
+        {"site": e.site, "pop": e.pop, "region": e.region, "healthy": e.healthy, "rps": round(e.rps),
+         "egress_gbps": round(e.gbps, 2), "capacity_gbps": e.capacity_gbps, "utilization": round(e.utilization, 3)}
+        for e in edge_loads(sim, load) if pop is None or e.pop == pop]
+    emit(rows, output, lambda: simple_table(
+        f"Edge sites ({len(rows)})", ["site", "pop", "region", "health", "req/s", "egress Gbps", "capacity", "util"],
+        [[r["site"], r["pop"], r["region"], "up" if r["healthy"] else "DOWN", f"{r['rps']:,}", f"{r['egress_gbps']:,}",
+          f"{r['capacity_gbps']:g}", f"{r['utilization'] * 100:.0f} %"] for r in rows]))
+
+
+def _known_edge(sim: Any, site: str) -> None:
+    from ..core.errors import PermanentError
+
+    known = {n for _, n, _, _ in sim.read(["cdn.edge_site"])}
+    if site not in known:
+        import difflib
+
+        near = difflib.get_close_matches(site, sorted(known), n=3)
+        raise PermanentError(f"the sim platform has no edge site '{site}' ("
+                             + (f"did you mean {', '.join(near)}?" if near else
+                                f"{len(known)} known" if known else "none; apply an inventory with EdgeSites first")
+                             + ")")
 
 
 @app.command("drift")

@@ -23,6 +23,7 @@ from ..inventory import models as m
 from ..inventory.loader import merge_patch
 from ..inventory.model import Document, Inventory
 from .dnsrecord import canonical_values, compile_record, plain_spec
+from .edge_sites import edge_site_resources
 from .plugin_kinds import plugin_resources
 
 SIM = "sim"
@@ -110,6 +111,7 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
             "region": p.region, "city": p.city, "country": p.country, "cache_tb": p.cache_tb,
             "capacity_gbps": p.capacity_gbps,
         }, depends_on=(f"platform.region/{p.region}",), origin=origin("PoP", name)))
+    out.extend(edge_site_resources(models, pops, origin))
     for (kind, name), spec in models.items():
         if kind == "EncodingLadder":
             assert isinstance(spec, m.EncodingLadderSpec)

@@ -14,6 +14,7 @@ from ..core.resources import ResourceType
 TYPES: tuple[ResourceType, ...] = (
     ResourceType("platform.region", 10, "a region's serving capacity and settings"),
     ResourceType("cdn.pop", 20, "a CDN point of presence"),
+    ResourceType("cdn.edge_site", 25, "an edge site (a city's small cache) under a PoP"),
     ResourceType("transcode.ladder", 30, "an encoding ladder"),
     ResourceType("transcode.pool", 40, "a GPU transcode node pool"),
     ResourceType("cdn.cache_policy", 50, "TTL overrides for a set of PoPs"),

@@ -3,14 +3,19 @@
 Formulas (``M`` is the inventory's CapacityModel, defaults = the seed's figures):
 
 ==========================  =====================================================================
-viewers at peak             ``V = users × peakConcurrentPercent / 100``
+viewers at peak             ``V = users × peakConcurrentPercent / 100`` (``Σ peakConcurrentByRegion``
+                            when that is given)
 requests/s at peak          ``D = V × requestsPerViewerPerSecond``
 mean viewed bitrate         ``b = Σ_rung renditionMix[rung] / 100 × bitrateKbps[rung]`` (kbps)
 egress at peak              ``E = V × b / 10⁶`` (Gbps; ``/ 1000`` more for Tbps)
 per region                  ``share_r`` = the region's part of the traffic policies (weights over
                             healthy answers, latency spread evenly, averaged over policies: the
                             sim platform's model); ``rps_r = share_r × D``, ``egress_r = share_r × E``
-per PoP                     ``egress_p = egress_r × capacityGbps_p / Σ capacityGbps of r's PoPs``
+viewers' egress by region   where the viewers are, served by the region's PoPs and edge sites:
+                            ``u_r = E × peakConcurrentByRegion[r] / Σ`` (``--live``: the measured
+                            split; neither: ``egress_r``)
+per PoP                     ``egress_p = u_r × (capacityGbps_p + edge_p) / Σ of r's PoPs``, ``edge_p``
+                            = Σ capacityGbps of p's healthy edge sites
 origin egress               ``O = Σ_p egress_p × (1 − hit_p)``, ``hit_p = cdnHitRatioPercent / 100``
 content hours a day         ``H = uploadsPerDay × uploadMinutes / 60``
 GB per hour at k kbps       ``k × 3600 / 8 / 10⁶ = k × 0.00045``
@@ -29,7 +34,10 @@ servers                     ``⌈D / rpsPerServer⌉ + ⌈O / originGbpsPerServe
 monthly GB at g Gbps peak   ``g × averageToPeakPercent / 100 × 2,629,800 s / 8``
 monthly cost                CDN ``monthlyGB(E) × cdnEgressPerGb``; transfer ``monthlyGB(O) ×
                             transferPerGb``; transcode ``H × g / 24 × 730 h × gpuHour``; serving
-                            ``servers × 730 h × serverHour``; storage ``Σ class GB × its price``
+                            ``servers × 730 h × serverHour``; storage ``Σ class GB × its price``;
+                            the seed's four categories: CDN, compute (transcode + serving), storage,
+                            transfer
+storage capacity            each class's ``gb`` against its declared ``capacityPb``
 headroom                    ``capacity / need`` per resource, against ``headroom.factor`` (or
                             ``headroom.resources[name]``): below 1 is *short*, below the factor
                             is *below policy*
@@ -311,7 +319,7 @@ class Demand:
     @classmethod
     def of(cls, model: CapacityModelSpec, bitrates: Mapping[str, float], users: float | None = None,
            factor: float = 1.0) -> Demand:
-        viewers = peak_viewers(users if users is not None else model.users, model.peak_concurrent_percent) * factor
+        viewers = peak_viewers(users if users is not None else model.users, model.concurrent_percent()) * factor
         kbps = mean_bitrate_kbps(model.rendition_mix, bitrates)
         return cls(viewers, peak_rps(viewers, model.requests_per_viewer_per_second), kbps, egress_gbps(viewers, kbps))
 
@@ -343,20 +351,44 @@ def _bitrates(inv: Inventory, model: CapacityModelSpec, doc: Document | None) ->
     return rates
 
 
+def _check_regions(ws: Workspace, model: CapacityModelSpec, doc: Document | None) -> None:
+    regions = ws.compiled.regions
+    problems = []
+    for region in model.peak_concurrent_by_region:
+        if region not in regions:
+            message = f"unknown region '{region}' (regions: {', '.join(sorted(regions))})"
+            problems.append(doc.problem(message, ("spec", "peakConcurrentByRegion", region)) if doc is not None
+                            else Problem(f"CapacityModel (default): {message}", str(ws.inventory.root)))
+    if problems:
+        raise InputError(problems)
+
+
 def _factor(model: CapacityModelSpec, resource: str) -> float:
     return model.headroom.resources.get(resource, model.headroom.factor)
 
 
+def edge_health(ws: Workspace) -> dict[str, bool]:
+    """Edge site -> healthy, from the providers that serve cdn.edge_site and report it (the sim platform)."""
+    out: dict[str, bool] = {}
+    for name in sorted({r.provider for r in ws.compiled.resources if r.type == "cdn.edge_site"}):
+        fn = getattr(ws.provider(name), "edge_health", None)
+        if callable(fn):
+            out.update(fn())
+    return out
+
+
 def report(ws: Workspace, what_ifs: Sequence[WhatIf] = (), health: Mapping[str, bool] | None = None,
-           live: LiveDemand | None = None) -> dict[str, Any]:
+           live: LiveDemand | None = None, edges: Mapping[str, bool] | None = None) -> dict[str, Any]:
     """Capacity, cost and headroom of the inventory (``baseline``) and, with what-ifs, after them.
 
+    ``edges``: edge site -> healthy; a site that is down counts no capacity.
     ``live`` (``--live``): the measured request rate (and egress, where measured) replaces the
     model's peak demand, and measured hit ratios replace ``cdnHitRatioPercent`` on the PoPs that
     report one; the split over regions still follows the traffic policies (the failover model).
     """
     model, doc = capacity_model(ws.inventory)
     bitrates = _bitrates(ws.inventory, model, doc)
+    _check_regions(ws, model, doc)
     fails = [w for w in what_ifs if w.kind == "fail"]
     for w in fails:
         if w.region not in ws.compiled.regions:
@@ -370,14 +402,16 @@ def report(ws: Workspace, what_ifs: Sequence[WhatIf] = (), health: Mapping[str, 
     if live is not None:
         out["live"] = {"source": live.source, "rps": live.rps, "egress_gbps": live.egress_gbps,
                        "hit_ratio": live.hit_ratio}
-    out["baseline"] = _scenario(ws, model, bitrates, health, [], live)
+    down = sorted(n for n, ok in (edges or {}).items() if not ok)
+    out["baseline"] = _scenario(ws, model, bitrates, health, [], live, down)
     if what_ifs:
-        out["what_if"] = _scenario(ws, model, bitrates, health, list(what_ifs), live)
+        out["what_if"] = _scenario(ws, model, bitrates, health, list(what_ifs), live, down)
     return out
 
 
 def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, float], health: Mapping[str, bool],
-              what_ifs: list[WhatIf], live: LiveDemand | None = None) -> dict[str, Any]:
+              what_ifs: list[WhatIf], live: LiveDemand | None = None, edges_down: Sequence[str] = ()
+              ) -> dict[str, Any]:
     compiled = ws.compiled
     users = next((w for w in what_ifs if w.kind == "users"), None)
     viral = next((w for w in what_ifs if w.kind == "viral"), None)
@@ -419,6 +453,7 @@ def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, fl
         failover = {"region": fail.region, "policy": policy, "weights_now": now, "weights_after": final,
                     "refusals": [f"[{r.name}] {r.message}" for r in refusals]}
         notes.append(f"fail={fail.region}: {policy} weights {now} -> {final} (as `failover {fail.region}` would)")
+    user_egress = users_egress(model, demand, proj, live)
     base_hit = model.cdn_hit_ratio_percent / 100
     pops = {n: s for n, s in ((r.name, r.spec) for r in compiled.resources if r.type == "cdn.pop")}
     hit = {p: (live.hit_ratio.get(p, base_hit) if live is not None else base_hit) for p in pops}
@@ -430,24 +465,40 @@ def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, fl
         warmed = {str(spec.get("pop")) for spec, _ in warm if viral.video in (spec.get("titles") or [])}
         notes.append(f"viral={viral.video}:{viral.factor:g}: demand x{viral.factor:g}; {len(warmed & set(pops))} of "
                      f"{len(pops)} PoPs have it warmed")
-    # regions and PoPs
+    # regions, PoPs and their edge sites (a PoP's egress is shared with its edge sites)
+    edge_cap: dict[str, float] = {}
+    edge_cache: dict[str, float] = {}
+    edge_count: dict[str, int] = {}
+    if edges_down:
+        notes.append(f"{len(edges_down)} edge site(s) down, their capacity not counted: {', '.join(edges_down[:10])}"
+                     + (" …" if len(edges_down) > 10 else ""))
+    for site in compiled.resources:
+        if site.type == "cdn.edge_site" and site.name not in edges_down:
+            parent = str(site.spec["pop"])
+            edge_cap[parent] = edge_cap.get(parent, 0.0) + float(site.spec["capacity_gbps"])
+            edge_cache[parent] = edge_cache.get(parent, 0.0) + float(site.spec["cache_tb"])
+            edge_count[parent] = edge_count.get(parent, 0) + 1
     pop_cap_by_region: dict[str, float] = {}
-    for s in pops.values():
+    edge_cap_by_region: dict[str, float] = {}
+    for n, s in pops.items():
         pop_cap_by_region[str(s["region"])] = pop_cap_by_region.get(str(s["region"]), 0.0) + float(s["capacity_gbps"])
+        edge_cap_by_region[str(s["region"])] = edge_cap_by_region.get(str(s["region"]), 0.0) + edge_cap.get(n, 0.0)
     hours = content_hours_per_day(model.uploads_per_day, model.upload_minutes)
     cache_need_gb = cache_per_pop_gb(hours, model.storage.hot.days, demand.kbps, model.cache_working_set_percent)
     pop_rows = []
     origin_total = 0.0
     for name, s in sorted(pops.items()):
         region = str(s["region"])
-        region_pop_cap = pop_cap_by_region[region]
-        egress = proj.egress.get(region, 0.0) * float(s["capacity_gbps"]) / region_pop_cap if region_pop_cap else 0.0
+        region_cap = pop_cap_by_region[region] + edge_cap_by_region[region]
+        serving_cap = float(s["capacity_gbps"]) + edge_cap.get(name, 0.0)
+        egress = user_egress.get(region, 0.0) * serving_cap / region_cap if region_cap else 0.0
         origin = origin_egress_gbps(egress, hit[name])
         origin_total += origin
         pop_rows.append({"pop": name, "region": region, "egress_gbps": egress, "capacity_gbps": s["capacity_gbps"],
                          "hit_ratio": hit[name], "origin_gbps": origin, "cache_need_tb": cache_need_gb / 1000,
-                         "cache_tb": s["cache_tb"]})
-    served_without_pops = sum(g for r, g in proj.egress.items() if r not in pop_cap_by_region)
+                         "cache_tb": s["cache_tb"], "edge_sites": edge_count.get(name, 0),
+                         "edge_capacity_gbps": edge_cap.get(name, 0.0), "edge_cache_tb": edge_cache.get(name, 0.0)})
+    served_without_pops = sum(g for r, g in user_egress.items() if r not in pop_cap_by_region)
     origin_total += served_without_pops  # a region with no PoP serves everything from origin
     region_rows = []
     for name in sorted(compiled.regions):
@@ -456,8 +507,12 @@ def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, fl
             "rps": proj.load.get(name, 0.0), "max_rps": proj.capacity[name],
             "egress_gbps": proj.egress.get(name, 0.0), "egress_capacity_gbps": proj.egress_capacity[name],
             "pop_capacity_gbps": pop_cap_by_region.get(name, 0.0),
+            "edge_capacity_gbps": edge_cap_by_region.get(name, 0.0),
+            "edge_sites": sum(p["edge_sites"] for p in pop_rows if p["region"] == name),
             "origin_gbps": sum(p["origin_gbps"] for p in pop_rows if p["region"] == name)
-            + (proj.egress.get(name, 0.0) if name not in pop_cap_by_region else 0.0),
+            + (user_egress.get(name, 0.0) if name not in pop_cap_by_region else 0.0),
+            "user_egress_gbps": user_egress.get(name, 0.0),
+            "viewers": demand.viewers * user_egress.get(name, 0.0) / demand.gbps if demand.gbps else 0.0,
         })
     # storage, GPUs, servers, cost
     days = {c: getattr(model.storage, c).days for c in CLASSES}
@@ -480,19 +535,28 @@ def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, fl
     total_rps_cap = sum(r.capacity.max_rps for r in compiled.regions.values())
     total_egress_cap = sum(r.capacity.egress_gbps for r in compiled.regions.values())
     total_pop_cap = sum(pop_cap_by_region.values())
-    resources = [
+    resources: list[tuple[str, str, float, float, str]] = [
         ("requests", "all regions", total_rps_cap, demand.rps, "req/s"),
         ("egress", "all regions", total_egress_cap, demand.gbps, "Gbps"),
         ("pop-egress", "all PoPs", total_pop_cap, demand.gbps, "Gbps"),
+        *([("edge-egress", "all PoPs and edge sites", total_pop_cap + sum(edge_cap.values()), demand.gbps, "Gbps")]
+          if edge_cap else []),
         ("gpu", "all pools", gpu_max, gpu_peak, "GPUs"),
     ]
     for r in region_rows:
         resources.append(("requests", r["region"], r["max_rps"], r["rps"], "req/s"))
         resources.append(("egress", r["region"], r["egress_capacity_gbps"], r["egress_gbps"], "Gbps"))
         if r["pop_capacity_gbps"]:
-            resources.append(("pop-egress", r["region"], r["pop_capacity_gbps"], r["egress_gbps"], "Gbps"))
+            resources.append(("pop-egress", r["region"], r["pop_capacity_gbps"], r["user_egress_gbps"], "Gbps"))
+        if edge_cap and r["pop_capacity_gbps"]:
+            resources.append(("edge-egress", r["region"], r["pop_capacity_gbps"] + r["edge_capacity_gbps"],
+                              r["user_egress_gbps"], "Gbps"))
     for p in pop_rows:
         resources.append(("cache", p["pop"], p["cache_tb"], p["cache_need_tb"], "TB"))
+    for c in CLASSES:
+        declared = getattr(model.storage, c).capacity_pb
+        if declared is not None:
+            resources.append(("storage", c, declared, store[c]["gb"] / 1e6, "PB"))
     headrooms: list[dict[str, Any]] = []
     for res, scope, cap, need, unit in resources:
         ratio = headroom(float(cap), float(need))
@@ -512,11 +576,31 @@ def _scenario(ws: Workspace, model: CapacityModelSpec, bitrates: Mapping[str, fl
         "regions": region_rows, "pops": pop_rows,
         "gpus": {"average": gpu_avg, "peak": gpu_peak, "max": gpu_max, "gpus_per_node": model.gpus_per_node,
                  "pools": {n: int(s["max_nodes"]) for n, s in pools}},
-        "servers": servers, "cost_per_month": cost, "headroom": headrooms,
+        "servers": servers, "cost_per_month": cost,
+        "cost_by_category": {"cdn": cost["cdn"], "compute": cost["transcode"] + cost["serving"],
+                             "storage": cost["storage"], "transfer": cost["transfer"], "total": cost["total"]},
+        "headroom": headrooms,
         "shortfalls": [f"{h['resource']} {h['scope']}: {h['status']} "
                        f"({_x(h['headroom'])} vs policy {h['policy']:g}x)" for h in shortfalls],
         "failover": failover,
     }
+
+
+def users_egress(model: CapacityModelSpec, demand: Demand, proj: Projection,
+                 live: LiveDemand | None) -> dict[str, float]:
+    """Egress by the region the viewers are in (what its PoPs and edge sites serve), in Gbps.
+
+    Live: the measured split (egress where measured, else requests/s); else the model's
+    ``peakConcurrentByRegion`` split of the total; else the traffic policies' split (the failover model).
+    """
+    if live is not None and (live.egress_gbps or live.rps):
+        split = dict(live.egress_gbps or live.rps)
+    elif model.peak_concurrent_by_region:
+        split = dict(model.peak_concurrent_by_region)
+    else:
+        return dict(proj.egress)
+    total = sum(split.values())
+    return {r: demand.gbps * v / total for r, v in split.items()} if total else dict(proj.egress)
 
 
 def _x(ratio: float | None) -> str:

@@ -18,6 +18,8 @@ CLASSES = ("hot", "warm", "cold", "archive")
 class StorageClass(Spec):
     days: int = Field(gt=0, description="age (days since upload) until which data stays in this class")
     copies: int = Field(1, ge=1, le=10, description="copies kept (replicas across regions)")
+    capacity_pb: float | None = Field(None, gt=0, description="declared capacity of the class's storage (PB, all "
+                                      "copies); `capacity` checks the steady-state need against it")
 
 
 def _cls(days: int, copies: int = 1) -> StorageClass:
@@ -72,6 +74,10 @@ class CapacityModelSpec(Spec):
     users: int = Field(100_000_000, gt=0)
     peak_concurrent_percent: float = Field(15, gt=0, le=100, description="users watching at the global peak; "
                                            "regions get their part through the traffic policies (as failover does)")
+    peak_concurrent_by_region: dict[str, float] = Field(
+        default_factory=dict, description="region -> percent of all users watching at peak from that region's PoPs "
+        "(where the users are); when given, replaces peakConcurrentPercent (their sum) and splits the PoPs' and edge "
+        "sites' egress by region")
     requests_per_viewer_per_second: float = Field(0.4, gt=0, description="segments, manifests, API calls")
     average_to_peak_percent: float = Field(40, gt=0, le=100, description="a month's average egress / the peak")
     uploads_per_day: int = Field(20_000, ge=0)
@@ -102,6 +108,27 @@ class CapacityModelSpec(Spec):
         if abs(total - 100) > 0.01:
             raise ValueError(f"must sum to 100 (percent of viewing time), got {total:g}")
         return v
+
+    @field_validator("peak_concurrent_by_region")
+    @classmethod
+    def _by_region(cls, v: dict[str, float]) -> dict[str, float]:
+        if any(x < 0 for x in v.values()):
+            raise ValueError("percentages must be 0 or more")
+        if v and not 0 < sum(v.values()) <= 100:
+            raise ValueError(f"must sum to more than 0 and at most 100 (percent of users), got {sum(v.values()):g}")
+        return v
+
+    @model_validator(mode="after")
+    def _one_concurrency(self) -> CapacityModelSpec:
+        if self.peak_concurrent_by_region and "peak_concurrent_percent" in self.model_fields_set:
+            raise ValueError("give peakConcurrentPercent or peakConcurrentByRegion, not both (the global figure is "
+                             "the regions' sum)")
+        return self
+
+    def concurrent_percent(self) -> float:
+        """Percent of users watching at the peak: the regions' sum when given by region."""
+        return sum(self.peak_concurrent_by_region.values()) if self.peak_concurrent_by_region \
+            else self.peak_concurrent_percent
 
     @field_validator("encode_speed")
     @classmethod

@@ -156,6 +156,20 @@ class HealthCheck(Spec):
         return self
 
 
+class EdgeSiteSpec(Spec):
+    """An edge site: a small cache in a city under a parent PoP, serving the PoP's users nearest it.
+
+    Its region is its parent PoP's; the capacity model counts it with the PoP (egress, cache).
+    """
+
+    pop: str = Field(description="the parent PoP (metadata.name of a PoP document)")
+    city: str
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    capacity_gbps: float = Field(gt=0)
+    cache_tb: float = Field(gt=0)
+    health_check: HealthCheck = Field(default_factory=HealthCheck)
+
+
 class GeoMatch(Spec):
     continent: Literal["AF", "AN", "AS", "EU", "NA", "OC", "SA"] | None = None
     country: str | None = Field(None, pattern=r"^[A-Z]{2}$")

@@ -22,6 +22,7 @@ KINDS: dict[str, str] = {
     "CapacityModel": "streamverse_ctl.inventory.capacity:CapacityModelSpec",
     "Provider": f"{_M}:ProviderSpec",
     "DnsRecord": f"{_M}:DnsRecordSpec",
+    "EdgeSite": f"{_M}:EdgeSiteSpec",
 }
 
 

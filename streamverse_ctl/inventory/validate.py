@@ -165,6 +165,9 @@ def check_meaning(inv: Inventory) -> list[Problem]:
             need_region(d, spec.failover_secondary, ("spec", "failoverSecondary"))
     for name, pspec in pops.items():
         need_region(docs[("PoP", name)], pspec.region, ("spec", "region"))
+    from .edge_sites import check_edge_sites
+
+    problems += check_edge_sites(inv, pop_names)
     for d in valid("TrafficPolicy"):
         t: m.TrafficPolicySpec = d.model
         for region in t.weights or {}:

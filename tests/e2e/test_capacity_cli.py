@@ -55,6 +55,31 @@ def test_what_if_fail_agrees_with_the_failover_runbook(cli: CLI) -> None:
     assert loads["us-east"] == 0 and after["failover"]["refusals"] == []
 
 
+def test_what_if_fail_predicts_what_the_failover_runbook_then_does_on_the_sim(cli: CLI) -> None:
+    """Run the regional-failover runbook for real on the sim platform: the sim's traffic shares and load per
+    region afterwards are the what-if's, and the capacity baseline after it is the what-if's projection."""
+    cli.ok("apply", "--platform", "sim", "--auto-approve")
+    predicted = cli.json("capacity", "--platform", "sim", "--what-if", "fail=us-east")
+    assert isinstance(predicted, dict)
+    after = predicted["what_if"]
+    out = cli("failover", "us-east", "--yes", "--platform", "sim")
+    assert out.returncode == 0, out.stdout + out.stderr
+    status = cli.json("sim", "status")
+    assert isinstance(status, dict)
+    regions = {r["region"]: r for r in status["regions"]}
+    assert status["demand_rps"] == after["demand"]["rps"]
+    assert regions["us-east"]["drained"] and regions["us-east"]["load_rps"] == 0
+    weights = after["failover"]["weights_after"]
+    for r in after["regions"]:
+        assert regions[r["region"]]["load_rps"] == round(r["rps"]), r["region"]
+        assert regions[r["region"]]["share"]["www"] == pytest.approx(weights[r["region"]] / sum(weights.values()),
+                                                                     abs=1e-4)
+    now = cli.json("capacity", "--platform", "sim")
+    assert isinstance(now, dict)
+    assert {r["region"]: round(r["rps"]) for r in now["baseline"]["regions"]} == \
+        {r["region"]: round(r["rps"]) for r in after["regions"]}
+
+
 def test_what_if_fail_shows_the_refusal_failover_would_give(cli: CLI) -> None:
     # twice the users: the five regions left cannot take us-east's share
     data = cli.json("capacity", "--what-if", "fail=us-east", "--what-if", "users=x2")
@@ -120,6 +145,10 @@ def test_live_takes_demand_and_hit_ratios_from_prometheus(cli: CLI, prometheus) 
     hits = {p["pop"]: p["hit_ratio"] for p in b["pops"]}
     assert hits["nyc1"] == pytest.approx(0.9, abs=1e-3) and hits["sin1"] == pytest.approx(0.2, abs=1e-3)
     assert hits["lax1"] == pytest.approx(0.95)  # no data: the model's cdnHitRatioPercent
+    # the viewers' egress per region follows the measured split (us-east 200 of 450 req/s), not the model's
+    users = {r["region"]: r["user_egress_gbps"] for r in b["regions"]}
+    assert users["us-east"] == pytest.approx(b["demand"]["egress_tbps"] * 1000 * 200 / 450)
+    assert users["us-west"] == 0
     out = cli("capacity", "--live", "--platform", "sim")
     assert out.returncode == 1 and "--live reads Prometheus" in out.stderr
     no_traceback(out)

@@ -86,9 +86,15 @@ def test_default_model_reproduces_the_seeds_orders_of_magnitude(demo_ws: Workspa
     assert 10e6 <= b["cost_per_month"]["total"] <= 15e6  # $10-15 M a month
     for category in ("cdn", "transfer", "transcode", "serving", "storage"):
         assert b["cost_per_month"][category] > 0
-    # the base's CapacityModel is the kind's defaults written out
+    # the base's CapacityModel is the kind's defaults written out, plus the regional split and storage capacity
     doc = load_inventory(REPO / "inventories" / "demo").get("CapacityModel", "default")
-    assert doc is not None and doc.model == CapacityModelSpec()
+    assert doc is not None and isinstance(doc.model, CapacityModelSpec)
+    declared = doc.model.model_dump(exclude={"peak_concurrent_by_region"})
+    for c in ("hot", "warm", "cold", "archive"):
+        declared["storage"][c]["capacity_pb"] = None
+    assert declared == CapacityModelSpec().model_dump(exclude={"peak_concurrent_by_region"})
+    total = sum(doc.model.peak_concurrent_by_region.values())
+    assert total == pytest.approx(CapacityModelSpec().peak_concurrent_percent)
     # 7.2 Tbps of demo PoPs cannot carry 55.5 Tbps: flagged short, and the 10x policy applied everywhere
     pop = next(h for h in b["headroom"] if h["resource"] == "pop-egress" and h["scope"] == "all PoPs")
     assert pop["status"] == "short" and pop["policy"] == 10
@@ -118,13 +124,15 @@ def test_capacity_model_errors_name_file_line_and_field_all_at_once(tmp_path: Pa
     text = (REPO / "inventories/base/capacity.yaml").read_text()
     text = text.replace("  uploadsPerDay: 20000\n", "  uploadsPerDay: 20000\n  uploadzPerDay: 1\n")
     text = text.replace("renditionMix: {4k: 5,", "renditionMix: {4k: 50,")
-    text = text.replace("cold: {days: 1825}", "cold: {days: 100}")
+    text = text.replace("cold: {days: 1825,", "cold: {days: 100,")
+    text = text.replace("me-central: 0.75}", "me-central: -0.75}")
     with pytest.raises(InputError) as exc:
         load_inventory(_inventory_with(tmp_path, text))
     msg = str(exc.value)
-    assert "inventory has 3 problems" in msg, msg
-    assert "capacity.yaml:13: CapacityModel/default: spec.uploadzPerDay: unknown field 'uploadzPerDay'" in msg
-    assert "capacity.yaml:18: CapacityModel/default: spec.renditionMix: must sum to 100 (percent of viewing time), " \
+    assert "inventory has 4 problems" in msg, msg
+    assert "capacity.yaml:19: CapacityModel/default: spec.uploadzPerDay: unknown field 'uploadzPerDay'" in msg
+    assert "capacity.yaml:15: CapacityModel/default: spec.peakConcurrentByRegion: percentages must be 0 or more" in msg
+    assert "capacity.yaml:24: CapacityModel/default: spec.renditionMix: must sum to 100 (percent of viewing time), " \
            "got 145" in msg
     assert "spec.storage: days must grow hot < warm < cold (got 30, 365, 100)" in msg
 
@@ -140,7 +148,7 @@ def test_rung_names_are_checked_against_the_ladder(tmp_path: Path) -> None:
     finally:
         ws.close()
     msg = str(exc.value)
-    assert "capacity.yaml:17: CapacityModel/default: spec.renditionMix.8k: rung '8k' is not in EncodingLadder/main" \
+    assert "capacity.yaml:23: CapacityModel/default: spec.renditionMix.8k: rung '8k' is not in EncodingLadder/main" \
            in msg, msg
     assert "spec.encodeSpeed" not in msg  # encodeSpeed is fine: one problem, not a cascade
 
@@ -174,3 +182,93 @@ def test_viral_keeps_the_hit_ratio_where_the_video_is_warmed(tmp_path: Path) -> 
     assert hits["nyc1"] == pytest.approx(0.92)
     assert hits["iad1"] == pytest.approx(0.80)
     assert "1 of 12 PoPs have it warmed" in w["notes"][0]
+
+
+# ----- peak concurrency by region, storage capacity ------------------------------------------
+def test_viewers_by_region_set_each_regions_pop_egress(demo_ws: Workspace) -> None:
+    b = cap.report(demo_ws)["baseline"]
+    east = next(r for r in b["regions"] if r["region"] == "us-east")
+    # base: 4.2 % of 100 M users watch from us-east = 4.2 M viewers x 3,700 kbps = 15,540 Gbps
+    assert east["viewers"] == pytest.approx(4_200_000)
+    assert east["user_egress_gbps"] == pytest.approx(15_540)
+    # requests/s still follow the traffic policies (www 30 of 100 + api evenly over 6: 23.3 %)
+    assert east["rps"] == pytest.approx(6_000_000 * (0.30 + 1 / 6) / 2)
+    # nyc1 (800 Gbps) and iad1 (400) split it 2:1
+    nyc1 = next(p for p in b["pops"] if p["pop"] == "nyc1")
+    assert nyc1["egress_gbps"] == pytest.approx(15_540 * 800 / 1200)
+    head = next(h for h in b["headroom"] if h["resource"] == "pop-egress" and h["scope"] == "us-east")
+    assert head["need"] == pytest.approx(15_540) and head["capacity"] == 1200 and head["status"] == "short"
+    # the regions' viewers add up to the global peak: 15 % of users
+    assert sum(r["viewers"] for r in b["regions"]) == pytest.approx(15_000_000)
+
+
+def test_users_egress_split_by_model_live_or_policies() -> None:
+    model = CapacityModelSpec(peak_concurrent_by_region={"a": 3, "b": 1})
+    demand = cap.Demand(viewers=1, rps=1, kbps=1, gbps=400)
+    proj = cap.Projection({}, {}, {}, egress={"a": 100, "b": 300})
+    assert cap.users_egress(model, demand, proj, None) == {"a": 300, "b": 100}
+    assert cap.users_egress(CapacityModelSpec(), demand, proj, None) == {"a": 100, "b": 300}  # the policies'
+
+    class Live:
+        rps = {"a": 10.0, "b": 30.0}
+        egress_gbps: dict[str, float] = {}
+
+    assert cap.users_egress(model, demand, proj, Live()) == {"a": 100, "b": 300}  # type: ignore[arg-type]
+
+
+def test_by_region_and_global_concurrency_are_exclusive_and_regions_checked(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="give peakConcurrentPercent or peakConcurrentByRegion, not both"):
+        CapacityModelSpec.model_validate({"peakConcurrentPercent": 15, "peakConcurrentByRegion": {"us-east": 5}})
+    with pytest.raises(ValueError, match="at most 100"):
+        CapacityModelSpec.model_validate({"peakConcurrentByRegion": {"a": 60, "b": 50}})
+    text = (REPO / "inventories/base/capacity.yaml").read_text().replace("sa-east: 1.05", "sa-weast: 1.05")
+    state = tmp_path / "state"
+    state.mkdir()
+    ws = Workspace(_inventory_with(tmp_path, text), state_dir=state, platform="sim")
+    try:
+        with pytest.raises(InputError) as exc:
+            cap.report(ws)
+    finally:
+        ws.close()
+    assert "capacity.yaml:15: CapacityModel/default: spec.peakConcurrentByRegion.sa-weast: unknown region " \
+           "'sa-weast'" in str(exc.value), str(exc.value)
+
+
+def test_declared_storage_capacity_is_checked_against_the_need(tmp_path: Path) -> None:
+    text = (REPO / "inventories/base/capacity.yaml").read_text()
+    text = text.replace("hot: {days: 30, copies: 2, capacityPb: 30}", "hot: {days: 30, copies: 2, capacityPb: 2}")
+    text = text.replace("warm: {days: 365, capacityPb: 150}", "warm: {days: 365, capacityPb: 72.36}")
+    text = text.replace("archive: {days: 1825, capacityPb: 340}", "archive: {days: 1825}")
+    state = tmp_path / "state"
+    state.mkdir()
+    ws = Workspace(_inventory_with(tmp_path, text), state_dir=state, platform="sim")
+    try:
+        b = cap.report(ws)["baseline"]
+    finally:
+        ws.close()
+    got = {h["scope"]: h for h in b["headroom"] if h["resource"] == "storage"}
+    # 4,000 h/day x 0.00045 GB/h per kbps x 24,000 kbps of rungs = 43,200 GB/day of renditions
+    # hot: 30 days x 2 copies = 2.592 PB; warm: 335 days = 14.472 PB
+    assert got["hot"]["need"] == pytest.approx(2.592) and got["hot"]["status"] == "short"
+    assert got["warm"]["need"] == pytest.approx(14.472) and got["warm"]["headroom"] == pytest.approx(5)
+    assert got["warm"]["status"] == "below policy" and got["cold"]["status"] == "ok"
+    assert "archive" not in got  # no capacity declared: nothing to check
+    assert "storage hot: short (0.77x vs policy 10x)" in b["shortfalls"]
+    assert "storage warm: below policy (5.00x vs policy 10x)" in b["shortfalls"]
+
+
+def test_all_three_what_ifs_combine_and_cost_has_the_seeds_four_categories(demo_ws: Workspace) -> None:
+    data = cap.report(demo_ws, cap.parse_what_if(["fail=us-east", "viral=v1:2", "users=x1.5"]))
+    b, w = data["baseline"], data["what_if"]
+    assert w["demand"]["rps"] == pytest.approx(6_000_000 * 1.5 * 2)  # users x1.5, the viral wave x2
+    assert w["demand"]["hit_ratio"] == pytest.approx(0.80)  # nobody warmed v1
+    assert w["failover"]["weights_after"]["us-east"] == 0
+    assert next(r for r in w["regions"] if r["region"] == "us-east")["rps"] == 0
+    assert any(r.startswith("[capacity]") for r in w["failover"]["refusals"])  # 18 M req/s fit nowhere
+    assert w["what_if"] == ["fail=us-east", "viral=v1:2", "users=x1.5"]
+    for s in (b, w):
+        c, cats = s["cost_per_month"], s["cost_by_category"]
+        assert set(cats) == {"cdn", "compute", "storage", "transfer", "total"}
+        assert cats["compute"] == pytest.approx(c["transcode"] + c["serving"])
+        assert cats["total"] == pytest.approx(cats["cdn"] + cats["compute"] + cats["storage"] + cats["transfer"])
+    assert w["cost_by_category"]["cdn"] == pytest.approx(b["cost_by_category"]["cdn"] * 3)

@@ -63,6 +63,12 @@ class SimProvider(Provider):
     def region_health(self) -> Mapping[str, bool]:
         return self.store.region_health()
 
+    def edge_health(self) -> Mapping[str, bool]:
+        """Edge site -> healthy (``sim fail-edge``)."""
+        from .edges import edge_health
+
+        return edge_health(self.store)
+
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
         out = []
         for r in desired:

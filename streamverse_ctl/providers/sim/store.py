@@ -19,6 +19,8 @@ CREATE TABLE IF NOT EXISTS resources (
   updated_at TEXT NOT NULL, PRIMARY KEY (type, name));
 CREATE TABLE IF NOT EXISTS region_health (
   region TEXT PRIMARY KEY, healthy INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '', at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS edge_health (
+  site TEXT PRIMARY KEY, healthy INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '', at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pop_metrics (
   pop TEXT PRIMARY KEY, hit_ratio REAL NOT NULL, at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "write_delay": 0.0,  # seconds each write takes (to rehearse a kill -9 mid-apply)
     "base_hit_ratio": 0.97,  # CDN hit ratio of a warm PoP
     "viral_recovery_seconds": 3.0,  # how long a PoP takes to reach its hit ratio once a viral video is warm
+    "egress_mbps_per_request": 9.25,  # edge sites' egress per request/s (the CapacityModel's 55.5 Tbps / 6 M)
 }
 
 
@@ -226,6 +229,6 @@ class SimStore:
     def reset(self) -> None:
         with self.tx() as db:
             for table in ("resources", "region_health", "pop_metrics", "settings", "events", "rate_limits",
-                          "origin_nodes", "viral", "pop_warm"):
+                          "origin_nodes", "viral", "pop_warm", "edge_health"):
                 db.execute(f"DELETE FROM {table}")
             self._event(db, "reset", {})
