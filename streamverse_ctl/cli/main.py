@@ -48,6 +48,7 @@ VERBS: dict[str, tuple[str, str]] = {
                             "on regression."),
     "drill": ("command", "DR drill: run a failover runbook as a game day, measure recovery time and traffic lost, "
                          "write a report."),
+    "transcode": ("app", "Transcoding: the encoding ladder's ffmpeg commands and Kubernetes Jobs."),
     "completion": ("command", 'Print the shell completion script: eval "$(streamverse ctl completion bash)".'),
 }
 
