@@ -232,3 +232,30 @@ def test_a_steered_name_is_followed_through_its_cname_and_errors_are_results(edg
     unknown = edge.probe("--pop", "zz9")
     assert unknown.returncode == 1 and "no PoP zz9 in the inventory" in unknown.stderr
     no_traceback(unknown)
+
+
+def test_metrics_addr_keeps_probing_and_serves_metrics(edge: Edge) -> None:
+    import time
+
+    import httpx
+
+    port = free_port()
+    cmd = edge.cli.cmd("probe", "playback", "--nameserver", edge.bind.address, "--scheme", "http", "--port",
+                       str(edge.port), "--video", "clip42", "--pop", "a1", "--metrics-addr", f"127.0.0.1:{port}",
+                       "--interval", "0.2")
+    proc = subprocess.Popen(cmd, cwd=edge.cli.cwd, env=edge.cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, stdin=subprocess.DEVNULL)
+    try:
+        deadline, plays = time.monotonic() + 60, 0.0
+        while time.monotonic() < deadline and plays < 2:
+            try:
+                text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+                plays = _metric(text, "streamverse_playback_startup_seconds_count", pop="a1", region="us-east")
+            except (httpx.HTTPError, AssertionError):
+                pass
+            time.sleep(0.2)
+        assert plays >= 2, proc.stderr.read() if proc.poll() is not None and proc.stderr else "no rounds"
+        assert _metric(text, "streamverse_playback_probe_success", pop="a1", region="us-east") == 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
