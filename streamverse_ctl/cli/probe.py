@@ -108,7 +108,7 @@ def playback(
     from ..providers.playback_metrics import ProbeMetrics
     from .common import emit, err_console, parse_vars
 
-    if pop and (all_pops or host):
+    if sum((bool(pop), all_pops, host is not None)) > 1:
         raise typer.BadParameter("give --pop, --all or --host, not several", param_hint="--pop / --all / --host")
     inv = load_inventory(inventory, parse_vars(var))
     server = nameserver or pb.inventory_nameserver(inv)

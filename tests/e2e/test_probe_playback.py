@@ -174,11 +174,12 @@ def test_plays_through_both_pops_pass_and_metrics_feed_the_startup_sli(edge: Edg
     assert _metric(text, "streamverse_playback_probe_success", pop="b1", region="eu-west") == 1
 
 
-def test_a_delay_at_one_pop_fails_the_probe_and_the_runbook_gate(edge: Edge, tmp_path: Path) -> None:
-    warm = edge.probe("--all", "-o", "json")
-    assert warm.returncode == 0, warm.stdout + warm.stderr
-    edge.proxy.set_mode("latency", latency=0.25)  # each chunk through b1 waits 0.25 s each way
+def test_a_delay_at_one_pop_fails_the_probe_and_the_runbook_gate(edge: Edge, promtool: str, tmp_path: Path) -> None:
     metrics = tmp_path / "playback.prom"
+    warm = edge.probe("--all", "-o", "json", "--metrics-file", str(metrics))
+    assert warm.returncode == 0, warm.stdout + warm.stderr
+    before = metrics.read_text()
+    edge.proxy.set_mode("latency", latency=0.25)  # each chunk through b1 waits 0.25 s each way
     out = edge.probe("--all", "-o", "json", "--metrics-file", str(metrics))
     assert out.returncode == 1, out.stdout + out.stderr
     plays = _plays(out)
@@ -189,9 +190,11 @@ def test_a_delay_at_one_pop_fails_the_probe_and_the_runbook_gate(edge: Edge, tmp
     assert "1 of 2 play(s) did not start within 1 s" in out.stderr
     text = metrics.read_text()
     name = "streamverse_playback_startup_seconds"
-    assert _metric(text, f"{name}_bucket", pop="b1", region="eu-west", le="1.0") == 0  # a bad event
-    assert _metric(text, f"{name}_count", pop="b1", region="eu-west") == 1
+    assert _metric(text, f"{name}_bucket", pop="b1", region="eu-west", le="1.0") == 1  # the slow play: a bad event
+    assert _metric(text, f"{name}_count", pop="b1", region="eu-west") == 2
     assert _metric(text, "streamverse_playback_probe_success", pop="b1", region="eu-west") == 0
+
+    _slo_rules_see(promtool, tmp_path, before, text, {"us-east": 0, "eu-west": 1})
 
     table = edge.probe("--pop", "b1")
     assert table.returncode == 1 and "slow" in table.stdout
@@ -259,3 +262,37 @@ def test_metrics_addr_keeps_probing_and_serves_metrics(edge: Edge) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def _slo_rules_see(promtool: str, tmp_path: Path, before: str, after: str, ratios: dict[str, float]) -> None:
+    """The SLO's startup SLI (``slo rules``), evaluated by promtool on the probe's series as Prometheus would
+    scrape them (``before`` for 5 minutes, then ``after``), gives the expected error ratio per region."""
+    import yaml
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from streamverse_ctl.compiler import slo_rules
+    from streamverse_ctl.inventory import models as m
+
+    def samples(text: str) -> dict[str, float]:
+        out = {}
+        for family in text_string_to_metric_families(text):
+            if family.name == "streamverse_playback_startup_seconds":
+                for s in family.samples:
+                    if s.name.endswith(("_bucket", "_count")):
+                        labels = ", ".join(f'{k}="{v}"' for k, v in sorted(s.labels.items()))
+                        out[f"{s.name}{{{labels}}}"] = s.value
+        return out
+
+    old, new = samples(before), samples(after)
+    series = [{"series": k, "values": f"{old.get(k, 0):g}+0x5 {v:g}+0x5"} for k, v in sorted(new.items())]
+    (tmp_path / "rules.yml").write_text(slo_rules.to_yaml(slo_rules.slo_rule_file("platform", m.SLOSpec())))
+    expected = [{"labels": f'slo:sli_error:ratio_rate5m{{region="{r}", sli="startup", slo="platform"}}',
+                 "value": v} for r, v in sorted(ratios.items())]
+    test = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m", "input_series": series,
+        "promql_expr_test": [{"expr": 'slo:sli_error:ratio_rate5m{sli="startup"}', "eval_time": "10m",
+                              "exp_samples": expected}]}]}
+    (tmp_path / "test.yml").write_text(yaml.safe_dump(test, sort_keys=False))
+    result = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
