@@ -82,6 +82,9 @@ def playback(
                          help="Startup limit (default: the SLO document's startupSeconds).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", metavar="SECONDS",
                        help="Per DNS query and HTTP step.")] = 5.0,
+    ca_file: Annotated[Path | None, typer.Option("--ca-file", metavar="FILE",
+                       help="https: CA bundle the PoPs' certificates are verified with (default: the system's).")]
+    = None,
     metrics_file: Annotated[Path | None, typer.Option("--metrics-file", metavar="FILE",
                             help="Write Prometheus metrics here (node_exporter textfile collector; counts "
                                  "accumulate across runs).")] = None,
@@ -121,7 +124,8 @@ def playback(
     slos = inv.specs("SLO", m.SLOSpec)
     slo = slos[sorted(slos)[0]] if slos else m.SLOSpec()
     limit = threshold if threshold is not None else pb.inventory_startup_seconds(inv)
-    settings = pb.ProbeSettings(server, scheme.value, port, video, limit, timeout)
+    settings = pb.ProbeSettings(server, scheme.value, port, video, limit, timeout,
+                                str(ca_file) if ca_file else None)
     metrics = ProbeMetrics.for_slo(slo)
 
     def round_once() -> list[Play]:

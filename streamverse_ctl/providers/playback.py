@@ -24,6 +24,7 @@ provider's (``nameservers[0]`` or ``server`` in its settings).
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -65,6 +66,7 @@ class ProbeSettings:
     video: str = DEFAULT_VIDEO
     threshold: float = 1.0  # startup seconds a play must stay within
     timeout: float = 5.0  # per DNS query and per HTTP step
+    ca_file: str | None = None  # https: verify the PoP's certificate against this bundle (default: the system's)
 
     @property
     def http_port(self) -> int:
@@ -209,9 +211,15 @@ def play(target: Target, settings: ProbeSettings) -> Play:
     extensions: dict[str, Any] = {"trace": trace}
     if settings.scheme == "https":
         extensions["sni_hostname"] = host
+    verify: ssl.SSLContext | bool = True
+    if settings.scheme == "https" and settings.ca_file:
+        try:
+            verify = ssl.create_default_context(cafile=settings.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise PermanentError(f"cannot read the CA bundle {settings.ca_file}: {exc}") from exc
     try:
         with httpx.Client(base_url=base, headers={"Host": host, "User-Agent": "streamverse-playback-probe/1"},
-                          timeout=settings.timeout, http2=False, trust_env=False) as client:
+                          timeout=settings.timeout, http2=False, trust_env=False, verify=verify) as client:
 
             def fetch(what: str, path: str) -> httpx.Response:
                 t = time.perf_counter()

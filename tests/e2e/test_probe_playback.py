@@ -46,8 +46,8 @@ http {{
     scgi_temp_path {prefix}/tmp/scgi;
     proxy_cache_path {prefix}/cache levels=1:2 keys_zone=edge:10m use_temp_path=off;
     server {{
-        listen {listen};
-        add_header X-Cache-Status $upstream_cache_status always;
+        listen {listen}{ssl};
+{tls}        add_header X-Cache-Status $upstream_cache_status always;
         location / {{
             proxy_pass http://127.0.0.1:{origin_port};
             proxy_cache edge;
@@ -68,9 +68,12 @@ spec: {region: eu-west, city: London, country: GB, cacheTb: 1, capacityGbps: 1}
 """
 
 
-def nginx_pop(prefix: Path, listen: str, origin_port: int) -> ChildServer:
+def nginx_pop(prefix: Path, listen: str, origin_port: int, cert: Path | None = None) -> ChildServer:
     (prefix / "tmp").mkdir(parents=True)
-    (prefix / "nginx.conf").write_text(NGINX_CONF.format(prefix=prefix, listen=listen, origin_port=origin_port))
+    tls = (f"        ssl_certificate {cert};\n        ssl_certificate_key {cert.with_suffix('.key')};\n"
+           if cert else "")
+    (prefix / "nginx.conf").write_text(NGINX_CONF.format(prefix=prefix, listen=listen, origin_port=origin_port,
+                                                         ssl=" ssl" if cert else "", tls=tls))
     server = ChildServer("nginx", prefix)
     host, _, port = listen.rpartition(":")
     server.spawn([require_binary("nginx", "nginx"), "-p", str(prefix), "-c", str(prefix / "nginx.conf"),
@@ -296,3 +299,30 @@ def _slo_rules_see(promtool: str, tmp_path: Path, before: str, after: str, ratio
     result = subprocess.run([promtool, "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_https_pop_is_verified_for_its_name_not_its_address(edge: Edge, hls_origin: HlsOrigin) -> None:
+    root = Path(tempfile.mkdtemp(prefix="sv-probe-tls-"))
+    os.chmod(root, 0o755)
+    cert = root / "c1.pem"
+    subprocess.run([require_binary("openssl", "openssl"), "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", str(cert.with_suffix(".key")), "-out", str(cert), "-days", "2",
+                    "-subj", "/CN=c1.pop.sv.example", "-addext", "subjectAltName=DNS:c1.pop.sv.example"],
+                   check=True, capture_output=True, timeout=60)
+    os.chmod(cert.with_suffix(".key"), 0o644)  # nginx's workers read it as nobody
+    port = free_port()
+    server = nginx_pop(root / "c1", f"127.0.0.3:{port}", hls_origin.port, cert=cert)
+    try:
+        _add_records(edge.bind, [("c1.pop", "A", "127.0.0.3")])
+        args = ["probe", "playback", "--nameserver", edge.bind.address, "--host", "c1.pop.sv.example", "--port",
+                str(port), "--video", "clip42", "-o", "json"]
+        out = edge.cli(*args, "--ca-file", str(cert))
+        assert out.returncode == 0, out.stdout + out.stderr
+        play = _plays(out)["c1.pop.sv.example"]
+        assert play["verdict"] == "pass" and play["address"] == "127.0.0.3" and play["connect_seconds"] > 0
+        untrusted = edge.cli(*args)  # the system's CAs do not know this certificate
+        assert untrusted.returncode == 1
+        assert "CERTIFICATE_VERIFY_FAILED" in _plays(untrusted)["c1.pop.sv.example"]["error"]
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)

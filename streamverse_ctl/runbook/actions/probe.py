@@ -23,7 +23,7 @@ from ..context import ActionContext
 def playback(ctx: ActionContext, pops: list[str] | str | None = None, host: str | None = None,
              video: str | None = None, samples: int = 1, threshold: float | None = None,
              nameserver: str | None = None, scheme: str = "https", port: int = 0, zone: str | None = None,
-             host_template: str | None = None, timeout: float = 5.0) -> dict[str, Any]:
+             host_template: str | None = None, timeout: float = 5.0, ca_file: str | None = None) -> dict[str, Any]:
     from ...core.errors import PermanentError
     from ...providers import playback as pb
 
@@ -35,7 +35,7 @@ def playback(ctx: ActionContext, pops: list[str] | str | None = None, host: str 
     names = [pops] if isinstance(pops, str) else pops
     targets = pb.targets(inv, names, host, zone, host_template or pb.DEFAULT_HOST_TEMPLATE)
     limit = float(threshold) if threshold is not None else pb.inventory_startup_seconds(inv)
-    settings = pb.ProbeSettings(server, scheme, int(port), video or pb.DEFAULT_VIDEO, limit, float(timeout))
+    settings = pb.ProbeSettings(server, scheme, int(port), video or pb.DEFAULT_VIDEO, limit, float(timeout), ca_file)
     plays = pb.run(targets, settings, int(samples))
     for p in plays:
         ctx.note(f"{p.target.pop or p.target.host}: {p.verdict}"
