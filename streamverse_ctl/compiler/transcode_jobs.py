@@ -165,7 +165,7 @@ def package_argv(rungs: list[m.Rung], seconds: int, video_dir: str, audio: bool)
     for i, r in enumerate(rungs):  # MPEG-TS input carries no MP4 codec tag: name it
         argv += [f"-tag:v:{i}", MP4_TAGS[r.codec]]
     if audio:
-        argv += ["-map", "0:a:0", "-tag:a:0", "mp4a"]
+        argv += ["-map", "0:a:0?", "-tag:a:0", "mp4a"]
     sets: dict[str, list[int]] = {}
     for i, r in enumerate(rungs):
         sets.setdefault(r.codec, []).append(i)

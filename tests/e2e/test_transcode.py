@@ -80,8 +80,8 @@ def _probe_fmp4(init: Path, segment: Path, tmp_path: Path) -> dict[str, object]:
     return _probe(joined)
 
 
-def test_jobs_for_production_use_the_pools_gpus_and_the_ladders_segments() -> None:
-    cli = CLI(ROOT / "inventories" / "production", Path("/tmp"), Path("/tmp"))
+def test_jobs_for_production_use_the_pools_gpus_and_the_ladders_segments(tmp_path: Path) -> None:
+    cli = CLI(ROOT / "inventories" / "production", tmp_path / "state", tmp_path)
     doc = json.loads(cli.ok("transcode", "jobs", "clip42", "--region", "ap-pacific", "-o", "json").stdout)
     assert doc["pool"] == "transcode-ap-pacific" and doc["segment_seconds"] == 6
     assert [r["rung"] for r in doc["rungs"]] == ["4k", "1080p", "720p", "480p", "360p"]
@@ -135,3 +135,22 @@ def test_hls_origin_serves_the_content_with_player_mime_types(hls_content: HlsCo
         assert client.get(f"{base}/dash/manifest.mpd").headers["content-type"] == "application/dash+xml"
         assert client.get(f"{base}/dash/init-stream0.m4s").headers["content-type"] == "video/iso.segment"
     assert hls_origin.requests[hls_content.master_path] >= 1
+
+
+def test_the_jobs_commands_assume_audio_and_still_work_on_a_silent_upload(tmp_path: Path) -> None:
+    """A Job cannot look at the upload first: its commands map audio optionally, so a silent source
+    still gives every rung and the DASH manifest (a regression: packaging required an audio track)."""
+    from streamverse_ctl.compiler import transcode_jobs as tj
+    from streamverse_ctl.inventory import models as m
+    from streamverse_ctl.providers import ffmpeg
+
+    silent = tmp_path / "silent.mp4"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "testsrc=size=320x180:rate=30", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", str(silent)],
+                   check=True, timeout=120)
+    ladder = m.EncodingLadderSpec.model_validate({**TEST_LADDER, "rungs": TEST_LADDER["rungs"][1:2]})  # type: ignore[index]
+    jobs = tj.build("silent", "test", ladder, str(silent), str(tmp_path / "videos" / "silent"), audio=True)
+    report = ffmpeg.run(jobs, timeout=300)
+    mpd = ET.parse(report.video_dir / "dash" / "manifest.mpd").getroot()
+    assert len(mpd.findall(".//d:Representation", MPD_NS)) == 1
+    assert (report.video_dir / "180p" / "index.m3u8").is_file()
