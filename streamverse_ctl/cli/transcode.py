@@ -80,8 +80,10 @@ def _table(jobs: TranscodeJobs) -> None:
     lines = []  # plain text: ffmpeg's -map 0:v:0 must not become emoji or markup
     for r in jobs.rungs:
         lines += [f"\n# rung {r.rung.name}", shlex.join(r.argv)]
-    lines += ["\n# master.m3u8", jobs.master_playlist.rstrip()]
-    lines += ["\n# DASH packaging (after every rung)", shlex.join(jobs.package_argv)]
+    if jobs.master_playlist:
+        lines += ["\n# master.m3u8", jobs.master_playlist.rstrip()]
+    if jobs.package_argv:
+        lines += ["\n# DASH packaging (after every rung)", shlex.join(jobs.package_argv)]
     if jobs.jobs:
         lines.append(f"\n{len(jobs.jobs)} Kubernetes Jobs: --manifests prints them for kubectl apply -f -")
     console().file.write("\n".join(lines) + "\n")
@@ -146,8 +148,9 @@ def jobs_command(
         report = ffmpeg.run(plan)
         for step, seconds in report.seconds.items():
             err_console().print(f"ffmpeg {step}: {seconds:.1f} s", highlight=False)
-        err_console().print(f"wrote {len(report.files)} files under {report.video_dir} (master playlist "
-                            f"{report.video_dir / tj.MASTER}, DASH {report.video_dir / tj.DASH_MANIFEST})",
+        made = [f"master playlist {report.video_dir / tj.MASTER}"] if plan.master_playlist else []
+        made += [f"DASH {report.video_dir / tj.DASH_MANIFEST}"] if plan.package_argv else []
+        err_console().print(f"wrote {len(report.files)} files under {report.video_dir} ({', '.join(made)})",
                             highlight=False)
         return
     video_dir = f"{tj.MEDIA_MOUNT}/videos/{video}"

@@ -9,12 +9,13 @@ output live, and returns :class:`TranscodeJobs`:
   AAC audio when the source has audio, and write an HLS VOD media playlist
   ``<rung>/index.m3u8`` with ``segmentSeconds`` segments (MPEG-TS for h264; fragmented MP4 for
   hevc and av1, which HLS carries only in fMP4);
-- the master playlist ``master.m3u8`` (written by us, not by ffmpeg, so it states exactly the
-  ladder): one ``EXT-X-STREAM-INF`` per rung, in ladder order, with ``BANDWIDTH`` = the rung's
-  bitrate plus the audio bitrate in bit/s (the ``-maxrate`` cap, so a peak), ``AVERAGE-BANDWIDTH``
-  the same and ``RESOLUTION`` = ``width``x``height``;
-- a packaging command that remuxes (``-c copy``, no second encode) every rung into one DASH
-  manifest ``dash/manifest.mpd`` with ``segmentSeconds`` segments, one adaptation set per codec;
+- the master playlist ``master.m3u8`` (when the ladder's ``formats`` has ``hls``; written by us,
+  not by ffmpeg, so it states exactly the ladder): one ``EXT-X-STREAM-INF`` per rung, in ladder
+  order, with ``BANDWIDTH`` = the rung's bitrate plus the audio bitrate in bit/s (the ``-maxrate``
+  cap, so a peak), ``AVERAGE-BANDWIDTH`` the same and ``RESOLUTION`` = ``width``x``height``;
+- when ``formats`` has ``dash``, a packaging command that remuxes (``-c copy``, no second encode)
+  every rung into one DASH manifest ``dash/manifest.mpd`` with ``segmentSeconds`` segments, one
+  adaptation set per codec. The rungs' HLS output is made either way: DASH is remuxed from it;
 - Kubernetes ``batch/v1`` Jobs: one per rung (ffmpeg on a GPU node of the TranscodePool: the
   provider's ``gpuNodeLabel`` node selector = the pool's ``gpuType``, the ``nvidia.com/gpu``
   toleration and a limit of one GPU, NVENC encoders) and one packaging Job (no GPU) that writes
@@ -197,8 +198,10 @@ def build(video: str, ladder_name: str, ladder: m.EncodingLadderSpec, source: st
     rungs = [RungJob(r, "mpegts" if r.codec == "h264" else "fmp4", f"{r.name}/index.m3u8",
                      bandwidth(r, audio_kbps), rung_argv(r, seconds, source, video_dir, encoder, audio_kbps))
              for r in ladder.rungs]
-    master = master_playlist(rungs)
-    package = package_argv(list(ladder.rungs), seconds, video_dir, audio)
+    # the rungs' HLS output is always made (DASH is remuxed from it); the ladder's formats decide what
+    # is published on top: the master playlist (hls) and the DASH manifest (dash)
+    master = master_playlist(rungs) if "hls" in ladder.formats else ""
+    package = package_argv(list(ladder.rungs), seconds, video_dir, audio) if "dash" in ladder.formats else []
     jobs = kubernetes_jobs(video, ladder_name, pool, rungs, package, master, video_dir, job) if job else []
     return TranscodeJobs(video, ladder_name, pool, seconds, video_dir, rungs, package, master, jobs)
 
@@ -240,8 +243,11 @@ def kubernetes_jobs(video: str, ladder: str, pool: str | None, rungs: list[RungJ
                      "args": argv}
         jobs.append(_job(f"transcode-{video}-{r.rung.name}", _labels(video, ladder, pool, "transcode-job",
                                                                        r.rung.name), settings, container, True))
-    script = (f'mkdir -p "{video_dir}/dash" && printf "%s" "$MASTER_PLAYLIST" > "{video_dir}/{MASTER}" '
-              '&& exec "$@"')
+    steps = [f'mkdir -p "{video_dir}/dash"']
+    if master:
+        steps.append(f'printf "%s" "$MASTER_PLAYLIST" > "{video_dir}/{MASTER}"')
+    steps.append('exec "$@"' if package else "true")
+    script = " && ".join(steps)
     packager: dict[str, Any] = {"name": "package", "image": settings.image, "command": ["sh", "-c", script, "sh"],
                  "args": package, "env": [{"name": "MASTER_PLAYLIST", "value": master}]}
     jobs.append(_job(f"package-{video}", _labels(video, ladder, pool, "package-job"), settings, packager, False))

@@ -60,8 +60,10 @@ def run(jobs: TranscodeJobs, timeout: float = 3600) -> RunReport:
     for r in jobs.rungs:
         (video_dir / r.rung.name).mkdir(parents=True, exist_ok=True)
         seconds[r.rung.name] = _run(f"rung {r.rung.name}", r.argv, timeout)
-    (video_dir / MASTER).write_text(jobs.master_playlist, encoding="utf-8")
-    (video_dir / "dash").mkdir(parents=True, exist_ok=True)
-    seconds["package"] = _run("DASH packaging", jobs.package_argv, timeout)
+    if jobs.master_playlist:
+        (video_dir / MASTER).write_text(jobs.master_playlist, encoding="utf-8")
+    if jobs.package_argv:
+        (video_dir / "dash").mkdir(parents=True, exist_ok=True)
+        seconds["package"] = _run("DASH packaging", jobs.package_argv, timeout)
     files = sorted(p for p in video_dir.rglob("*") if p.is_file())
     return RunReport(video_dir, files, seconds)

@@ -77,3 +77,12 @@ def test_metrics_follow_the_slos_histogram_name_matchers_region_label_and_thresh
     les = dict(re.findall(r'video_start_seconds_bucket\{[^}]*le="([^"]+)"[^}]*\} (\S+)', again.text()))
     assert les["2.5"] == "2.0" and les["+Inf"] == "4.0"  # carried on across runs: rate() sees no reset
     assert re.search(r'streamverse_playback_probe_plays_total\{[^}]*verdict="error"\} 1.0', again.text())
+
+
+def test_the_ladders_formats_decide_what_is_published() -> None:
+    hls_only = LADDER.model_copy(update={"formats": ["hls"]})
+    jobs = tj.build("v1", "main", hls_only, "in.mp4", "/media/videos/v1", job=tj.JobSettings())
+    assert jobs.package_argv == [] and jobs.master_playlist.startswith("#EXTM3U")
+    assert "exec" not in jobs.jobs[-1]["spec"]["template"]["spec"]["containers"][0]["command"][2]
+    dash_only = tj.build("v1", "main", LADDER.model_copy(update={"formats": ["dash"]}), "in.mp4", "/out")
+    assert dash_only.master_playlist == "" and dash_only.package_argv[-1] == "/out/dash/manifest.mpd"
