@@ -243,9 +243,8 @@ def play(target: Target, settings: ProbeSettings) -> Play:
             init, first = _first_segment(media.text)
             if init:
                 fetch("init", urlsplit(urljoin(variant, init)).path)
-            segment = fetch("segment", urlsplit(urljoin(variant, first)).path)
+            fetch("segment", urlsplit(urljoin(variant, first)).path)
             result.first_segment_seconds = result.fetches[-1].seconds
-            del segment
     except _Failed as exc:
         result.error = str(exc)
         return result

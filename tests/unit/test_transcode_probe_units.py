@@ -86,3 +86,13 @@ def test_the_ladders_formats_decide_what_is_published() -> None:
     assert "exec" not in jobs.jobs[-1]["spec"]["template"]["spec"]["containers"][0]["command"][2]
     dash_only = tj.build("v1", "main", LADDER.model_copy(update={"formats": ["dash"]}), "in.mp4", "/out")
     assert dash_only.master_playlist == "" and dash_only.package_argv[-1] == "/out/dash/manifest.mpd"
+
+
+def test_the_probe_fetches_an_fmp4_renditions_init_section_before_its_first_segment() -> None:
+    from streamverse_ctl.providers.playback import _first_segment, _first_variant
+
+    media = ("#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-TARGETDURATION:2\n#EXT-X-MAP:URI=\"init.mp4\"\n"
+             "#EXTINF:2.000000,\nseg_00000.m4s\n#EXTINF:2.000000,\nseg_00001.m4s\n#EXT-X-ENDLIST\n")
+    assert _first_segment(media) == ("init.mp4", "seg_00000.m4s")
+    jobs = tj.build("v1", "main", LADDER, "in.mp4", "/out", audio=False)
+    assert _first_variant(jobs.master_playlist) == "720p/index.m3u8"  # the first listed: what players start with
