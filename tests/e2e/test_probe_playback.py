@@ -326,3 +326,32 @@ def test_an_https_pop_is_verified_for_its_name_not_its_address(edge: Edge, hls_o
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+GATE = """name: playback-gate
+description: Viewers start within the SLO through the given PoP.
+parameters:
+  through: {{type: string, required: true, description: PoP to play through}}
+steps:
+  - id: startup
+    name: "{{{{ params.through }}}} starts playback within the SLO"
+    action: probe.playback
+    with: {{pops: ["{{{{ params.through }}}}"], video: clip42, scheme: http, port: {port}}}
+    retries: {{attempts: 2, delay: 0.1}}
+"""
+
+
+def test_a_runbook_step_gated_on_playback_fails_on_a_slow_pop_and_passes_on_a_fast_one(edge: Edge,
+                                                                                        tmp_path: Path) -> None:
+    books = tmp_path / "runbooks"
+    books.mkdir()
+    (books / "playback-gate.yaml").write_text(GATE.format(port=edge.port))
+    assert edge.cli("runbook", "validate", "--runbooks", str(books), inv=False).returncode == 0
+    ok = edge.cli("runbook", "run", "playback-gate", "-s", "through=a1", "--runbooks", str(books), "-o", "json")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert '"event":"step.note"' in ok.stdout and "a1: pass, startup" in ok.stdout
+    edge.proxy.set_mode("latency", latency=0.25)
+    slow = edge.cli("runbook", "run", "playback-gate", "-s", "through=b1", "--runbooks", str(books), "-o", "json")
+    assert slow.returncode == 1, slow.stdout + slow.stderr
+    no_traceback(slow)
+    assert "1 of 1 play(s) did not start within 1 s: b1" in slow.stdout + slow.stderr

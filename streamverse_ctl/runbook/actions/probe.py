@@ -32,7 +32,7 @@ def playback(ctx: ActionContext, pops: list[str] | str | None = None, host: str 
     if not server:
         raise PermanentError(f"step {ctx.step}: no nameserver to resolve the PoPs with: give 'nameserver' "
                              "(HOST[:PORT]); the inventory's DNS provider names none")
-    names = [pops] if isinstance(pops, str) else pops
+    names = [pops] if isinstance(pops, str) else [str(p) for p in pops] if pops else None
     targets = pb.targets(inv, names, host, zone, host_template or pb.DEFAULT_HOST_TEMPLATE)
     limit = float(threshold) if threshold is not None else pb.inventory_startup_seconds(inv)
     settings = pb.ProbeSettings(server, scheme, int(port), video or pb.DEFAULT_VIDEO, limit, float(timeout), ca_file)
