@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-pytest_plugins = ["tests.servers.fixtures", "tests.servers.fixtures_k8s_prom"]
+pytest_plugins = ["tests.servers.fixtures", "tests.servers.fixtures_k8s_prom", "tests.servers.hls"]
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -48,6 +48,8 @@ VERBS: dict[str, tuple[str, str]] = {
                             "on regression."),
     "drill": ("command", "DR drill: run a failover runbook as a game day, measure recovery time and traffic lost, "
                          "write a report."),
+    "transcode": ("app", "Transcoding: the encoding ladder's ffmpeg commands and Kubernetes Jobs."),
+    "probe": ("app", "Synthetic playback probe: DNS, PoP, playlists and first segment against the startup SLO."),
     "completion": ("command", 'Print the shell completion script: eval "$(streamverse ctl completion bash)".'),
 }
 

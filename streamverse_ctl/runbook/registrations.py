@@ -24,6 +24,7 @@ ACTIONS: dict[str, str] = {
     "cdn.set_ttl": f"{_A}.cdn:set_ttl",
     "ratelimit.set": f"{_A}.ratelimit:set_limit",
     "health.check": f"{_A}.health:check",
+    "probe.playback": f"{_A}.probe:playback",
     "ansible.playbook": f"{_A}.ansible:playbook",
     "notify": f"{_A}.misc:notify",
     "sleep": f"{_A}.misc:sleep",
