@@ -8,6 +8,8 @@ BUILTIN_PROVIDERS = {
     "rfc2136": "streamverse_ctl.providers.rfc2136:RFC2136Provider",
     "powerdns": "streamverse_ctl.providers.powerdns:PowerDNSProvider",
     "kubernetes": "streamverse_ctl.providers.kubernetes:KubernetesProvider",
+    "cloudfront": "streamverse_ctl.providers.cloudfront:CloudFrontProvider",
+    "autoscaling": "streamverse_ctl.providers.autoscaling:AutoScalingProvider",
 }
 
 BUILTIN_KINDS = {
@@ -18,6 +20,8 @@ BUILTIN_KINDS = {
     "EncodingLadder": "streamverse_ctl.inventory.models:EncodingLadderSpec",
     "TranscodePool": "streamverse_ctl.inventory.models:TranscodePoolSpec",
     "CacheWarmPolicy": "streamverse_ctl.inventory.models:CacheWarmPolicySpec",
+    "CdnDistribution": "streamverse_ctl.inventory.models:CdnDistributionSpec",
+    "OriginFleet": "streamverse_ctl.inventory.models:OriginFleetSpec",
     "FailoverPolicy": "streamverse_ctl.inventory.models:FailoverPolicySpec",
     "SLO": "streamverse_ctl.inventory.models:SLOSpec",
     "CapacityModel": "streamverse_ctl.inventory.capacity:CapacityModelSpec",

@@ -18,9 +18,11 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "platform.region",  # a region's serving capacity and settings
     "cdn.pop",  # a CDN point of presence
     "transcode.ladder",  # an encoding ladder
+    "platform.origin_fleet",  # a region's origin servers (an Auto Scaling group)
     "transcode.pool",  # a GPU transcode node pool
     "cdn.cache_policy",  # TTL overrides for a set of PoPs
     "cdn.warm_set",  # content pre-warmed on a set of PoPs
+    "cdn.distribution",  # a CDN distribution (CloudFront): origins and path TTLs
     "dns.healthcheck",  # a health check DNS answers depend on
     "dns.record",  # one DNS record set (one per region for routed records)
 )
