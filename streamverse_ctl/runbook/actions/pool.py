@@ -1,4 +1,5 @@
-"""Capacity actions: ``pool.scale`` (transcode pools via override; origin nodes on the sim platform) and
+"""Capacity actions: ``pool.scale`` (transcode pools via override; origin nodes: a region's OriginFleet
+via override when a real provider such as autoscaling serves it, else on the sim platform) and
 ``pool.release`` (undo what a runbook scaled)."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from typing import Any
 from ...core.errors import PermanentError
 from ..context import ActionContext
 from ..overrides import clear, current_spec, set_or_clear
+from ..served import real_origin_fleets
 
 
 def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None, min_nodes: int | None = None,
@@ -45,6 +47,11 @@ def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None
         if region is None:
             raise PermanentError("origin_nodes needs a region")
         value = None if reset else int(origin_nodes or 0)
+        fleets = real_origin_fleets(ws, region)
+        if fleets:  # the region's origin is an Auto Scaling group (or another real provider's fleet)
+            out["origin"] = {region: value}
+            out.setdefault("pool_changed", []).extend(_scale_fleets(ctx, fleets, value))
+            return {**out, "changed": _changed(out)}
         shown = value if value is not None else "the default"
         reason = ctx.unserved("platform.origin")
         if reason is not None and ctx.optional:
@@ -63,6 +70,28 @@ def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None
         out["origin_changed"] = f"{'would change: ' if ctx.dry_run else ''}sim: origin nodes of {region} -> {shown}"
     what = _changed(out)
     return {**out, "changed": what}
+
+
+def _scale_fleets(ctx: ActionContext, fleets: list[str], nodes: int | None) -> list[str]:
+    """Set (``None``: return to the inventory's ``nodes``) the size of OriginFleets, as overrides applied
+    through plan, guardrails, lock and journal: the provider (autoscaling) changes the group's desired size."""
+    changed = []
+    for name in fleets:
+        target = [f"OriginFleet/{name}"]
+        if nodes is None:
+            if any((o.kind, o.name) == ("OriginFleet", name) for o in ctx.ws.overrides()):
+                changed.append(str(clear(ctx, "OriginFleet", name, target)["changed"]))
+            continue
+        spec = current_spec(ctx, "OriginFleet", name)
+        merge: dict[str, Any] = {"nodes": int(nodes)}
+        if int(nodes) > spec.max_nodes:
+            merge["maxNodes"] = int(nodes)
+        if int(nodes) < spec.min_nodes:
+            merge["minNodes"] = int(nodes)
+        done = set_or_clear(ctx, "OriginFleet", name, merge,
+                            f"runbook {ctx.runbook} ({ctx.run_id}): scale origin to {nodes} nodes", target)
+        changed.append(str(done["changed"]))
+    return changed
 
 
 def _changed(out: dict[str, Any]) -> str:
@@ -89,12 +118,12 @@ def release(ctx: ActionContext, scaled_by: str = "regional-failover", keep: list
     mark = f"runbook {scaled_by} ("
     released: dict[str, int] = {}
     changed: list[str] = []
-    for o in [o for o in ws.overrides() if o.kind == "TranscodePool" and o.reason.startswith(mark)]:
-        doc = ws.inventory.get("TranscodePool", o.name)
+    for o in [o for o in ws.overrides() if o.kind in ("TranscodePool", "OriginFleet") and o.reason.startswith(mark)]:
+        doc = ws.inventory.get(o.kind, o.name)
         if doc is None or doc.model.region in keep_regions:
             continue
-        changed.append(clear(ctx, "TranscodePool", o.name, [f"TranscodePool/{o.name}"])["changed"])
-        released[o.name] = doc.model.min_nodes
+        changed.append(clear(ctx, o.kind, o.name, [f"{o.kind}/{o.name}"])["changed"])
+        released[o.name] = doc.model.min_nodes if o.kind == "TranscodePool" else doc.model.nodes
     origin: list[str] = []
     store = ctx.sim() if ctx.unserved("platform.origin") is None else None  # a sim stand-in scaled nothing real
     if store is not None:
