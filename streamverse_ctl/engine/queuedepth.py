@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..compiler import Compiled
+from ..core.errors import PermanentError, StreamverseError
 
 if TYPE_CHECKING:
     from .workspace import Workspace
@@ -27,5 +28,9 @@ def measure(ws: Workspace, compiled: Compiled) -> dict[str, float]:
         provider = ws.provider(r.provider)
         fn = getattr(provider, "queue_depth", None)
         if callable(fn):
-            depths[r.name] = float(fn(r.spec["queue"], str(r.spec["region"]), compiled.slo.prometheus_url))
+            try:
+                depths[r.name] = float(fn(r.spec["queue"], str(r.spec["region"]), compiled.slo.prometheus_url))
+            except StreamverseError as exc:
+                raise PermanentError(f"queue depth of {r.origin or r.id} (sizes the pool; nothing was changed): "
+                                     f"{exc}") from exc
     return depths

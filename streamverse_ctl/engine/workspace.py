@@ -146,7 +146,10 @@ class Workspace:
             from .queuedepth import measure
 
             self.__dict__["compiled"] = compiled  # the measuring providers are built from its bindings
-            ci.queue_depths = measure(self, compiled)
+            try:
+                ci.queue_depths = measure(self, compiled)
+            finally:
+                self.__dict__.pop("compiled", None)  # never leave the unmeasured sizes cached
             if ci.queue_depths:
                 compiled = compile_inventory(self.inventory, ci)
         return compiled
