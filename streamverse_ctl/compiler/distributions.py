@@ -49,3 +49,10 @@ def distributions(models: Mapping[tuple[str, str], Any], origin: Callable[[str, 
             overrides = policy.ttl_overrides if isinstance(policy, m.CacheWarmPolicySpec) else None
             out.append(Resource(DISTRIBUTION, name, distribution_spec(spec, overrides), origin=origin(kind, name)))
     return out
+
+
+def following(models: Mapping[tuple[str, str], Any], policy: str) -> list[str]:
+    """``CdnDistribution/<name>`` of every distribution whose TTLs follow CacheWarmPolicy ``policy`` (what a
+    TTL change of the policy must also plan and apply, e.g. ``cdn.set_ttl``'s targets)."""
+    return sorted(f"CdnDistribution/{name}" for (kind, name), spec in models.items()
+                  if kind == "CdnDistribution" and getattr(spec, "ttl_from", None) == policy)

@@ -166,3 +166,66 @@ def test_purge_polls_until_completed(moto: Any, tmp_path: Path, monkeypatch: pyt
     answers = iter(["InProgress"] * 1000)
     with pytest.raises(PermanentError, match="still InProgress"):
         p.purge("backup", ["/videos/*"], timeout=0.2)
+
+
+BACKUP_CDN = """\
+apiVersion: streamverse.io/v1
+kind: CdnDistribution
+metadata: {name: backup-cdn}
+spec:
+  origins: [{id: origin, domainName: origin.streamverse.example}]
+  defaultTtl: 3600
+  ttlFrom: new-releases
+  comment: backup CDN
+"""
+
+
+def test_a_ttl_override_on_the_warm_policy_reaches_cloudfront(moto: Any, demo_copy: Path, tmp_path: Path) -> None:
+    """The viral runbook's TTL 1 h -> 24 h: an override on the CacheWarmPolicy, planned and applied through
+    the guardrails, changes the distribution's cache behaviour for the video's path on CloudFront."""
+    from streamverse_ctl.compiler.distributions import following
+    from streamverse_ctl.engine.workspace import Workspace
+    from streamverse_ctl.runbook.context import ActionContext
+    from streamverse_ctl.runbook.events import Events
+    from streamverse_ctl.runbook.overrides import clear, set_or_clear
+
+    (demo_copy / "backup-cdn.yaml").write_text(BACKUP_CDN)
+    (demo_copy / "providers.yaml").write_text(f"""\
+apiVersion: streamverse.io/v1
+kind: Provider
+metadata: {{name: cloudfront}}
+spec:
+  type: cloudfront
+  serves: {{types: ["cdn.distribution"]}}
+  settings: {{endpointUrl: "{moto.url}", waitDeployed: true, pollInterval: 0.05}}
+---
+apiVersion: streamverse.io/v1
+kind: Provider
+metadata: {{name: sim}}
+spec:
+  type: sim
+  serves: {{types: ["*"]}}
+""")
+    state = tmp_path / "state"
+    state.mkdir()
+    ws = Workspace(demo_copy, state_dir=state)
+    ctx = ActionContext(ws, "viral-content", "run-1", "ttl", False, frozenset({"change-size"}), Events(), Path("."),
+                        state / "artifacts")
+    ctx.apply([])
+    real = _only(moto.url)
+    assert [(b["PathPattern"], b["DefaultTTL"]) for b in real["CacheBehaviors"]["Items"]] == [
+        ("*.m3u8", 2), ("*.m4s", 3600), ("*.ts", 3600)]  # the policy's TTLs, on CloudFront too
+
+    targets = ["CacheWarmPolicy/new-releases", *following({(d.kind, d.name): d.model for d in ws.inventory.documents},
+                                                          "new-releases")]
+    assert targets[1:] == ["CdnDistribution/backup-cdn"]
+    out = set_or_clear(ctx, "CacheWarmPolicy", "new-releases", {"ttlOverrides": {"/videos/viral1/*": 86400}},
+                       "runbook viral-content (run-1): TTL of /videos/viral1/* -> 86400", targets)
+    assert "cloudfront: 1 cdn.distribution updated" in out["changed"]
+    real = _only(moto.url)
+    first = real["CacheBehaviors"]["Items"][0]  # the specific path before the generic globs
+    assert (first["PathPattern"], first["DefaultTTL"]) == ("/videos/viral1/*", 86400)
+    out = clear(ctx, "CacheWarmPolicy", "new-releases", targets)  # restore=true
+    assert "cloudfront: 1 cdn.distribution updated" in out["changed"]
+    assert "/videos/viral1/*" not in {b["PathPattern"] for b in _only(moto.url)["CacheBehaviors"]["Items"]}
+    ws.close()
