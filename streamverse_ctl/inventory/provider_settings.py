@@ -133,6 +133,7 @@ class CloudFrontSettings(AwsClientSettings):
     deploy_timeout: Seconds = Field(1200, gt=0, description="seconds to wait for Deployed")
     invalidation_timeout: Seconds = Field(900, gt=0, description="seconds to wait for an invalidation")
     poll_interval: Seconds = Field(5, gt=0, description="seconds between status polls")
+    max_cache_behaviors: int = Field(25, ge=1, description="cache behaviours per distribution (the account quota)")
 
 
 class AutoScalingSettings(AwsClientSettings):

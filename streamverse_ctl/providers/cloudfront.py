@@ -16,6 +16,8 @@ Settings (``Provider`` document ``spec.settings``)
 ``deployTimeout``  seconds to wait for ``Deployed`` (default 1200; deletes always wait: CloudFront
                    deletes only a disabled, deployed distribution)
 ``invalidationTimeout``/``pollInterval``  the purge wait (default 900 s, polled every 5 s)
+``maxCacheBehaviors``  cache behaviours allowed per distribution (default 25, CloudFront's default
+                   quota): more is refused at plan time
 
 Ownership
 ---------
@@ -322,6 +324,18 @@ class CloudFrontProvider(Provider):
     def tags(self, name: str) -> dict[str, str]:
         arn = str(self._need(name)["ARN"])
         return tags_dict(self._call("list_tags_for_resource", Resource=arn)["Tags"].get("Items"))
+
+    # ----- checks -----------------------------------------------------------------------------------
+    def check(self, desired: Sequence[Resource]) -> list[str]:
+        problems = super().check(desired)
+        limit = int(self.settings.get("maxCacheBehaviors", 25))
+        for r in desired:
+            n = len(r.spec.get("behaviors") or []) if r.type == DISTRIBUTION else 0
+            if n > limit:
+                problems.append(f"provider '{self.name}' (cloudfront): {r.origin or r.id} has {n} cache behaviours; "
+                                f"CloudFront allows {limit} per distribution (setting maxCacheBehaviors, the "
+                                "account's quota)")
+        return problems
 
     # ----- verify -----------------------------------------------------------------------------------
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:

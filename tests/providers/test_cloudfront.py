@@ -113,6 +113,14 @@ def test_console_edit_shows_as_drift_and_foreign_distributions_are_left_alone(mo
         p._update(f"cloudfront-{foreign_id.lower()}", _dist().spec, takeover=False)
 
 
+def test_more_cache_behaviours_than_the_quota_are_refused_at_plan_time(moto: Any, tmp_path: Path) -> None:
+    p = _provider(moto.url, tmp_path, maxCacheBehaviors=2)
+    problems = p.check([_dist(), _dist("big", cacheBehaviors=[{"pathPattern": f"/v{i}/*", "ttl": 60}
+                                                             for i in range(3)])])
+    assert problems == ["provider 'cf' (cloudfront): CdnDistribution/big has 3 cache behaviours; CloudFront allows "
+                        "2 per distribution (setting maxCacheBehaviors, the account's quota)"]
+
+
 def test_set_ttl_of_a_path_and_purge_waited_on_to_completed(moto: Any, tmp_path: Path) -> None:
     p = _provider(moto.url, tmp_path)
     _apply(p, [_dist(video_ttl=3600)])
