@@ -63,7 +63,12 @@ def test_pool_scale_acts_on_the_auto_scaling_groups(moto: Any, demo_copy: Path, 
     assert (g["MaxSize"], g["DesiredCapacity"]) == (40, 3)
     assert _group(moto.url, "transcode-us-east")["MinSize"] == 2
 
-    scale(ctx, region="us-east", origin_nodes=30)
+    out = scale(ctx, region="us-east", origin_surge=True, origin_nodes=1)  # the viral runbook: the surge size
+    assert out["origin"] == {"us-east": {"origin-us-east": 30}}
+    assert _group(moto.url, "origin-us-east")["DesiredCapacity"] == 30
     out = scale(ctx, region="us-east", reset=True)
+    assert _group(moto.url, "origin-us-east")["DesiredCapacity"] == 3
+    out = scale(ctx, region="us-east", origin_nodes=1)  # a scale-out never shrinks the fleet below normal
+    assert out["origin"] == {"us-east": {"origin-us-east": 3}} and out["changed"] == "nothing to change"
     assert _group(moto.url, "origin-us-east")["DesiredCapacity"] == 3
     ctx.ws.close()
