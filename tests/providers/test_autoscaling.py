@@ -212,3 +212,14 @@ def test_reconcile_sizes_a_queue_scaled_pool_from_the_measured_depth(moto: Any, 
     assert _group(moto.url, "transcode-us-east")["DesiredCapacity"] == 2  # drained: back to the floor
     tick = next(iter(reconcile(demo_copy, state_dir=state, apply=False, iterations=1)))
     assert tick.status == "in-sync", tick
+
+
+def test_queue_depth_from_a_prometheus_query(moto: Any, prometheus: Any, tmp_path: Path) -> None:
+    p = _provider(moto.url, tmp_path)
+    # vector(23): a real query on the real server that needs no scraped data
+    assert p.queue_depth({"prometheus": "vector(23)", "prometheusUrl": prometheus.url}, "us-east") == 23
+    assert p.queue_depth({"prometheus": "vector(7) or vector(5)"}, "us-east", prometheus.url) == 7
+    with pytest.raises(PermanentError, match="returned no data"):
+        p.queue_depth({"prometheus": "absent(vector(1))"}, "us-east", prometheus.url)
+    with pytest.raises(PermanentError, match="needs prometheusUrl"):
+        p.queue_depth({"prometheus": "vector(1)"}, "us-east")
