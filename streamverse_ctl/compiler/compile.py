@@ -22,9 +22,11 @@ from ..core.specs import FEATURE_HEALTHCHECK, ROUTING_FEATURES
 from ..inventory import models as m
 from ..inventory.loader import merge_patch
 from ..inventory.model import Document, Inventory
+from .distributions import distributions
 from .dnsrecord import canonical_values, compile_record, plain_spec
 from .edge_sites import edge_site_resources
 from .plugin_kinds import plugin_resources
+from .scaling import origin_fleets, pool_scaling
 
 SIM = "sim"
 
@@ -62,6 +64,7 @@ class CompileInput:
     drained: frozenset[str] = frozenset()  # regions drained by a failover
     overrides: list[Override] = field(default_factory=list)
     platform: str | None = None  # "sim": bind every resource to the sim platform
+    queue_depths: dict[str, float] = field(default_factory=dict)  # transcode pool -> measured queue depth
 
 
 @dataclass
@@ -127,9 +130,11 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
             out.append(Resource("transcode.pool", name, {
                 "region": spec.region, "gpu": spec.gpu_type, "min_nodes": spec.min_nodes,
                 "max_nodes": spec.max_nodes, "target_queue_per_node": spec.target_queue_depth_per_node,
-                "ladder": spec.ladder,
+                "ladder": spec.ladder, **pool_scaling(name, spec, ci.queue_depths),
             }, depends_on=(f"platform.region/{spec.region}", f"transcode.ladder/{spec.ladder}"),
                 origin=origin(kind, name)))
+    out.extend(origin_fleets(models, origin))
+    out.extend(distributions(models, origin))
     for (kind, name), spec in models.items():
         if kind == "CacheWarmPolicy":
             assert isinstance(spec, m.CacheWarmPolicySpec)
@@ -158,7 +163,8 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
     out.extend(plugin_resources(inv, models, problems))
     if ci.overrides:
         # name the override only on resources it actually changes
-        plain = {x.id: x.spec for x in compile_inventory(inv, CompileInput(ci.drained, [], ci.platform)).resources}
+        plain = {x.id: x.spec for x in compile_inventory(inv, CompileInput(ci.drained, [], ci.platform,
+                                                                           ci.queue_depths)).resources}
         for o in ci.overrides:
             for res in out:
                 if res.origin.startswith(f"{o.kind}/{o.name} ") and plain.get(res.id) != res.spec:
@@ -237,6 +243,8 @@ def _dns(name: str, t: m.TrafficPolicySpec, regions: Mapping[str, m.RegionSpec],
     used_regions: list[str] = []
 
     def values(region: str) -> list[str]:
+        if region in (t.targets or {}) and not (t.values or {}).get(region):
+            return canonical_values(t.type, list((t.targets or {})[region]))  # a non-region answer, e.g. the backup CDN
         return canonical_values(t.type, list((t.values or {}).get(region) or regions[region].endpoints))
 
     def record(set_id: str, region: str, **fields: Any) -> Resource:

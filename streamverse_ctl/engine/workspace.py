@@ -141,7 +141,18 @@ class Workspace:
     @cached_property
     def compiled(self) -> Compiled:
         ci = CompileInput(drained=self.drained(), overrides=self.overrides(), platform=self.platform)
-        return compile_inventory(self.inventory, ci)
+        compiled = compile_inventory(self.inventory, ci)
+        if any("queue" in r.spec for r in compiled.resources if r.type == "transcode.pool"):
+            from .queuedepth import measure
+
+            self.__dict__["compiled"] = compiled  # the measuring providers are built from its bindings
+            try:
+                ci.queue_depths = measure(self, compiled)
+            finally:
+                self.__dict__.pop("compiled", None)  # never leave the unmeasured sizes cached
+            if ci.queue_depths:
+                compiled = compile_inventory(self.inventory, ci)
+        return compiled
 
     def refresh(self) -> None:
         """Forget the compiled desired state (after an override or failover state changed)."""

@@ -209,6 +209,9 @@ class TrafficPolicySpec(Spec):
     failover: FailoverPair | None = None
     health_check: HealthCheck | None = None
     values: dict[str, list[str]] | None = Field(None, description="per-region answers; default: region endpoints")
+    targets: dict[Name, list[str]] | None = Field(None, description=(
+        "weighted answers that are not regions, e.g. the backup CDN: {cloudfront: [d123.cloudfront.net.]}; "
+        "weights (and dns set-weights) name them like regions"))
 
     @model_validator(mode="after")
     def _routing_fields(self) -> TrafficPolicySpec:
@@ -251,6 +254,31 @@ class EncodingLadderSpec(Spec):
     segment_seconds: int = Field(6, ge=1, le=30)
 
 
+class QueueSource(Spec):
+    """Where a pool's work queue depth is measured: an SQS queue (``ApproximateNumberOfMessages``) or a
+    Prometheus query answering one number. ``metric`` is the external metric a Kubernetes
+    HorizontalPodAutoscaler scales the same pool on."""
+
+    sqs_queue_url: str | None = Field(None, pattern=r"^https?://\S+$", description="the SQS queue URL")
+    sqs_queue_name: str | None = Field(None, description="the SQS queue name (looked up with GetQueueUrl)")
+    region: str | None = Field(None, description="AWS region of the queue (default: the pool's Region cloudRegion)")
+    endpoint_url: str | None = Field(None, pattern=r"^https?://\S+$", description="SQS API endpoint (e.g. moto)")
+    prometheus: str | None = Field(None, min_length=1, description="PromQL answering the queue depth")
+    prometheus_url: str | None = Field(None, pattern=r"^https?://\S+$",
+                                       description="Prometheus to ask (default: the SLO's prometheusUrl)")
+    metric: str = Field("streamverse_transcode_queue_depth", pattern=r"^[a-zA-Z_:][a-zA-Z0-9_:]*$",
+                        description="external metric name the Kubernetes HPA scales on (label pool=<name>)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> QueueSource:
+        sqs = self.sqs_queue_url is not None or self.sqs_queue_name is not None
+        if sqs == (self.prometheus is not None):
+            raise ValueError("give an SQS queue (sqsQueueUrl or sqsQueueName) or a prometheus query, not both")
+        if self.sqs_queue_url is not None and self.sqs_queue_name is not None:
+            raise ValueError("give sqsQueueUrl or sqsQueueName, not both")
+        return self
+
+
 class TranscodePoolSpec(Spec):
     region: str
     gpu_type: str
@@ -258,11 +286,81 @@ class TranscodePoolSpec(Spec):
     max_nodes: int = Field(ge=1)
     target_queue_depth_per_node: int = Field(ge=1)
     ladder: str
+    queue: QueueSource | None = Field(None, description="queue-depth scaling: desired = ceil(depth / "
+                                      "targetQueueDepthPerNode) within minNodes..maxNodes")
 
     @model_validator(mode="after")
     def _min_le_max(self) -> TranscodePoolSpec:
         if self.min_nodes > self.max_nodes:
             raise ValueError(f"minNodes ({self.min_nodes}) is above maxNodes ({self.max_nodes})")
+        return self
+
+
+class OriginFleetSpec(Spec):
+    """A region's origin servers as an Auto Scaling group: ``nodes`` is the normal size, ``surgeNodes``
+    what a viral event scales it to (``pool.scale origin_nodes``)."""
+
+    region: str
+    instance_type: str = Field(min_length=1, description="EC2 instance type, e.g. c7gn.4xlarge")
+    min_nodes: int = Field(ge=0)
+    max_nodes: int = Field(ge=1)
+    nodes: int = Field(ge=0, description="desired size in normal operation")
+    surge_nodes: int | None = Field(None, ge=1, description="size during a viral event")
+
+    @model_validator(mode="after")
+    def _within(self) -> OriginFleetSpec:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"minNodes ({self.min_nodes}) is above maxNodes ({self.max_nodes})")
+        if not self.min_nodes <= self.nodes <= self.max_nodes:
+            raise ValueError(f"nodes ({self.nodes}) must lie within minNodes..maxNodes "
+                             f"({self.min_nodes}..{self.max_nodes})")
+        return self
+
+
+class CdnOrigin(Spec):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")
+    domain_name: str = Field(min_length=1, description="origin host name, e.g. origin.streamverse.example")
+    path: str = Field("", pattern=r"^(/\S*[^/])?$", description="origin path prefix, e.g. /media")
+    protocol: Literal["https-only", "http-only", "match-viewer"] = "https-only"
+    http_port: int = Field(80, ge=1, le=65535)
+    https_port: int = Field(443, ge=1, le=65535)
+
+
+TTL_MAX = 31_536_000
+
+
+class CdnCacheBehavior(Spec):
+    path_pattern: str = Field(min_length=1, description="path glob, e.g. /videos/abc123/*")
+    ttl: int = Field(ge=0, le=TTL_MAX, description="cache TTL of objects matching the pattern (s)")
+    origin: str | None = Field(None, description="origin id (default: the distribution's defaultOrigin)")
+
+
+class CdnDistributionSpec(Spec):
+    """A CDN distribution (CloudFront): origins, a default TTL and path-pattern cache behaviours, checked
+    in the order given (put specific patterns before generic ones)."""
+
+    origins: list[CdnOrigin] = Field(min_length=1)
+    default_origin: str | None = Field(None, description="origin id of the default behaviour (default: the first)")
+    default_ttl: int = Field(3600, ge=0, le=TTL_MAX)
+    cache_behaviors: list[CdnCacheBehavior] = Field(default_factory=list)
+    enabled: bool = True
+    comment: str = Field("", max_length=80)
+    price_class: Literal["PriceClass_All", "PriceClass_200", "PriceClass_100"] = "PriceClass_All"
+    ttl_from: str | None = Field(None, description=(
+        "a CacheWarmPolicy whose ttlOverrides become cache behaviours too (after these, specific paths "
+        "first), so a runbook's cdn.set_ttl reaches this CDN like the PoPs"))
+
+    @model_validator(mode="after")
+    def _references(self) -> CdnDistributionSpec:
+        ids = [o.id for o in self.origins]
+        if len(set(ids)) != len(ids):
+            raise ValueError("origin ids must be unique")
+        for ref in [self.default_origin, *(b.origin for b in self.cache_behaviors)]:
+            if ref is not None and ref not in ids:
+                raise ValueError(f"origin '{ref}' is not one of the origins ({', '.join(ids)})")
+        patterns = [b.path_pattern for b in self.cache_behaviors]
+        if len(set(patterns)) != len(patterns):
+            raise ValueError("cache behaviour path patterns must be unique")
         return self
 
 

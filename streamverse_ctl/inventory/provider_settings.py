@@ -118,12 +118,45 @@ class KubernetesSettings(ProviderSettings):
     timeout: Seconds = Field(10, gt=0)
 
 
+class AwsClientSettings(ProviderSettings):
+    region: str = Field("us-east-1", description="AWS region of the API client")
+    endpoint_url: str | None = Field(None, pattern=r"^https?://\S+$", description="API endpoint (e.g. moto)")
+    profile: str | None = None
+    owner_id: str | None = Field(None, description="who owns the objects in a shared account (default streamverse)")
+    max_attempts: int = Field(8, ge=1, le=50)
+    connect_timeout: Seconds = Field(5, gt=0)
+    read_timeout: Seconds = Field(60, gt=0)
+
+
+class CloudFrontSettings(AwsClientSettings):
+    wait_deployed: bool = Field(False, description="wait until every changed distribution is Deployed")
+    deploy_timeout: Seconds = Field(1200, gt=0, description="seconds to wait for Deployed")
+    invalidation_timeout: Seconds = Field(900, gt=0, description="seconds to wait for an invalidation")
+    poll_interval: Seconds = Field(5, gt=0, description="seconds between status polls")
+    max_cache_behaviors: int = Field(25, ge=1, description="cache behaviours per distribution (the account quota)")
+
+
+class AutoScalingSettings(AwsClientSettings):
+    regions: dict[str, str] | None = Field(None, description="region -> AWS region (default: each Region's "
+                                           "cloudRegion)")
+    image_id: str = Field("ami-00000000000000000", description="AMI of new launch templates")
+    instance_types: dict[str, str] = Field(default_factory=dict, description="GPU type -> EC2 instance type, "
+                                           "e.g. {nvidia-l4: g6.xlarge}")
+    availability_zones: dict[str, list[str]] | None = Field(None, description="AWS region -> zones (default: "
+                                                            "<region>a)")
+    subnets: dict[str, list[str]] | None = Field(None, description="region -> subnet ids (VPCZoneIdentifier)")
+    sqs_endpoint_url: str | None = Field(None, pattern=r"^https?://\S+$",
+                                         description="SQS endpoint for queue depths (default: endpointUrl)")
+
+
 BUILTIN_SETTINGS: dict[str, type[ProviderSettings]] = {
     "sim": SimSettings,
     "route53": Route53Settings,
     "rfc2136": RFC2136Settings,
     "powerdns": PowerDNSSettings,
     "kubernetes": KubernetesSettings,
+    "cloudfront": CloudFrontSettings,
+    "autoscaling": AutoScalingSettings,
 }
 
 

@@ -23,6 +23,8 @@ KINDS: dict[str, str] = {
     "Provider": f"{_M}:ProviderSpec",
     "DnsRecord": f"{_M}:DnsRecordSpec",
     "EdgeSite": f"{_M}:EdgeSiteSpec",
+    "CdnDistribution": f"{_M}:CdnDistributionSpec",
+    "OriginFleet": f"{_M}:OriginFleetSpec",
 }
 
 

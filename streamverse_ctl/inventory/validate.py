@@ -168,10 +168,18 @@ def check_meaning(inv: Inventory) -> list[Problem]:
     from .edge_sites import check_edge_sites
 
     problems += check_edge_sites(inv, pop_names)
+    for d in valid("OriginFleet"):
+        need_region(d, d.model.region, ("spec", "region"))
+    for d in valid("CdnDistribution"):
+        ref = d.model.ttl_from
+        if ref is not None and inv.get("CacheWarmPolicy", ref) is None:
+            known = ", ".join(x.name for x in inv.of("CacheWarmPolicy")) or "none"
+            problems.append(d.problem(f"unknown CacheWarmPolicy '{ref}' (known: {known})", ("spec", "ttlFrom")))
     for d in valid("TrafficPolicy"):
         t: m.TrafficPolicySpec = d.model
         for region in t.weights or {}:
-            need_region(d, region, ("spec", "weights", region))
+            if region not in (t.targets or {}):  # a named non-region answer (e.g. the backup CDN)
+                need_region(d, region, ("spec", "weights", region))
         for i, region in enumerate(t.regions or []):
             need_region(d, region, ("spec", "regions", i))
         for i, rule in enumerate(t.geo or []):
@@ -266,13 +274,15 @@ def _raw_region_refs(kind: str, spec: Any) -> list[tuple[tuple[str | int, ...], 
         if isinstance(value, str):
             out.append((("spec", *path), value))
 
-    if kind in ("PoP", "TranscodePool"):
+    if kind in ("PoP", "TranscodePool", "OriginFleet"):
         add(("region",), spec.get("region"))
     elif kind == "Region":
         add(("failoverSecondary",), spec.get("failoverSecondary"))
     elif kind == "TrafficPolicy":
+        targets: dict[str, Any] = spec["targets"] if isinstance(spec.get("targets"), dict) else {}
         for key in spec.get("weights") or {} if isinstance(spec.get("weights"), dict) else {}:
-            add(("weights", key), key)
+            if key not in targets:
+                add(("weights", key), key)
         for i, region in enumerate(spec.get("regions") or [] if isinstance(spec.get("regions"), list) else []):
             add(("regions", i), region)
         for i, rule in enumerate(spec.get("geo") or [] if isinstance(spec.get("geo"), list) else []):

@@ -100,6 +100,7 @@ ANN_MAX = "streamverse.io/max-nodes"
 ANN_GPU = "streamverse.io/gpu"
 ANN_QUEUE = "streamverse.io/target-queue-per-node"
 ANN_LADDER = "streamverse.io/ladder"
+ANN_QUEUE_SOURCE = "streamverse.io/queue"  # a queue-scaled pool's queue source (JSON); it also gets an HPA
 GPU_RESOURCE = "nvidia.com/gpu"
 LADDER_PREFIX = "transcode-ladder-"
 LADDER_VOLUME = "ladder"
@@ -148,6 +149,7 @@ class _Cluster:
     api: Any  # kubernetes.client.ApiClient
     apps: Any  # AppsV1Api
     core: Any  # CoreV1Api
+    hpa: Any = None  # AutoscalingV2Api
 
     def describe(self) -> str:
         return f"context '{self.key}' ({self.host})" if self.key else self.host
@@ -273,7 +275,7 @@ class KubernetesProvider(Provider):
             host = str(cfg.host)
         cfg.retries = 0  # the provider retries (with backoff); urllib3 must not retry on its own
         api = k8s.ApiClient(configuration=cfg)
-        return _Cluster(key, host, api, k8s.AppsV1Api(api), k8s.CoreV1Api(api))
+        return _Cluster(key, host, api, k8s.AppsV1Api(api), k8s.CoreV1Api(api), k8s.AutoscalingV2Api(api))
 
     def close(self) -> None:
         with self._lock:
@@ -359,6 +361,8 @@ class KubernetesProvider(Provider):
             "target_queue_per_node": _int(ann.get(ANN_QUEUE), 0),
             "ladder": str(ann.get(ANN_LADDER, "")),
         }
+        if ANN_QUEUE_SOURCE in ann:
+            pool["queue"] = _json_value(ann[ANN_QUEUE_SOURCE], None)
         return pool, labels.get(OWNER_LABEL) == OWNER_VALUE
 
     def _read_ladders(self) -> list[Resource]:
@@ -406,11 +410,14 @@ class KubernetesProvider(Provider):
         return {OWNER_LABEL: OWNER_VALUE, COMPONENT_LABEL: component, **(extra or {})}
 
     def _pool_meta(self, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        queue = spec.get("queue")
         return {
             "labels": self._labels("transcode-pool", {POOL_LABEL: name, REGION_LABEL: str(spec["region"])}),
             "annotations": {
                 ANN_MIN: str(spec["min_nodes"]), ANN_MAX: str(spec["max_nodes"]), ANN_GPU: str(spec["gpu"]),
                 ANN_QUEUE: str(spec["target_queue_per_node"]), ANN_LADDER: str(spec["ladder"]),
+                # None removes it in a merge patch (and is dropped from a create)
+                ANN_QUEUE_SOURCE: json.dumps(queue, sort_keys=True) if queue is not None else None,
             },
         }
 
@@ -418,10 +425,12 @@ class KubernetesProvider(Provider):
         return {"name": LADDER_VOLUME, "configMap": {"name": ladder_configmap(str(spec["ladder"]))}}
 
     def _deployment(self, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        meta = self._pool_meta(name, spec)
+        meta["annotations"] = {k: v for k, v in meta["annotations"].items() if v is not None}
         return {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
-            "metadata": {"name": name, "namespace": self.namespace, **self._pool_meta(name, spec)},
+            "metadata": {"name": name, "namespace": self.namespace, **meta},
             "spec": {
                 "replicas": int(spec["min_nodes"]),
                 "selector": {"matchLabels": {POOL_LABEL: name}},
@@ -457,6 +466,7 @@ class KubernetesProvider(Provider):
         if after is None:
             if old_key is not None:
                 self._delete_pool(self._cluster(old_key), name)
+                self._sync_hpa(self._cluster(old_key), name, None)
             return
         new_key = self._key_for_region(str(after["region"]))
         cluster = self._cluster(new_key)
@@ -472,8 +482,10 @@ class KubernetesProvider(Provider):
                 raise TemporaryError(f"{exc} (created concurrently; retrying as an update)", 0.2) from None
         else:
             self._patch_pool(cluster, name, current, after, takeover=change.before is not None)
+        self._sync_hpa(cluster, name, after)
         if old_key is not None and not self._same_cluster(old_key, new_key):  # moved to another cluster
             self._delete_pool(self._cluster(old_key), name)
+            self._sync_hpa(self._cluster(old_key), name, None)
         self._where_read[name] = new_key
 
     def _patch_pool(self, cluster: _Cluster, name: str, current: Mapping[str, Any], after: Mapping[str, Any],
@@ -508,6 +520,54 @@ class KubernetesProvider(Provider):
             patch["metadata"]["resourceVersion"] = meta["resourceVersion"]  # optimistic concurrency
         self._call(cluster, f"patch Deployment {name}", cluster.apps.patch_namespaced_deployment, name,
                    self.namespace, patch, _content_type=MERGE_PATCH)
+
+    def _hpa(self, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+        """An autoscaling/v2 HorizontalPodAutoscaler scaling the pool's Deployment on its queue depth: the
+        external metric (label ``pool``) per replica targets ``target_queue_per_node``, so the HPA's answer
+        is ceil(depth / target) within min..max, as on Auto Scaling."""
+        queue = spec["queue"]
+        metric = str(queue.get("metric") or "streamverse_transcode_queue_depth") if isinstance(queue, Mapping) \
+            else "streamverse_transcode_queue_depth"
+        return {
+            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": name, "namespace": self.namespace,
+                         "labels": self._labels("transcode-autoscaler", {POOL_LABEL: name})},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+                "minReplicas": max(1, int(spec["min_nodes"])), "maxReplicas": int(spec["max_nodes"]),
+                "metrics": [{"type": "External", "external": {
+                    "metric": {"name": metric, "selector": {"matchLabels": {"pool": name}}},
+                    "target": {"type": "AverageValue", "averageValue": str(spec["target_queue_per_node"])}}}],
+            },
+        }
+
+    def _sync_hpa(self, cluster: _Cluster, name: str, spec: Mapping[str, Any] | None) -> None:
+        """Create or update the pool's HPA when it is queue-scaled; delete ours when it no longer is."""
+        api = cluster.hpa
+        current = self._get(cluster, f"get HorizontalPodAutoscaler {name}",
+                            api.read_namespaced_horizontal_pod_autoscaler, name)
+        owned = current is not None and \
+            ((current.get("metadata") or {}).get("labels") or {}).get(OWNER_LABEL) == OWNER_VALUE
+        if spec is None or spec.get("queue") is None:
+            if owned:
+                self._delete(cluster, f"delete HorizontalPodAutoscaler {name}",
+                             api.delete_namespaced_horizontal_pod_autoscaler, name)
+            return
+        body = self._hpa(name, spec)
+        if current is None:
+            self._call(cluster, f"create HorizontalPodAutoscaler {name}",
+                       api.create_namespaced_horizontal_pod_autoscaler, self.namespace, body)
+        else:
+            self._call(cluster, f"patch HorizontalPodAutoscaler {name}",
+                       api.patch_namespaced_horizontal_pod_autoscaler, name, self.namespace,
+                       {"metadata": {"labels": body["metadata"]["labels"]}, "spec": body["spec"]},
+                       _content_type=MERGE_PATCH)
+
+    def hpa(self, name: str, region: str) -> dict[str, Any] | None:
+        """The pool's HorizontalPodAutoscaler as the API server holds it (None: none)."""
+        cluster = self._cluster(self._key_for_region(region))
+        return self._get(cluster, f"get HorizontalPodAutoscaler {name}",
+                         cluster.hpa.read_namespaced_horizontal_pod_autoscaler, name)
 
     def _delete_pool(self, cluster: _Cluster, name: str) -> None:
         current = self._get(cluster, f"get Deployment {name}", cluster.apps.read_namespaced_deployment, name)

@@ -53,6 +53,8 @@ def not_served(ws: Workspace, rtype: str) -> str | None:
     sim platform, where the sim is the point)."""
     if on_sim_platform(ws):
         return None
+    if rtype == "platform.origin" and real_origin_fleets(ws):
+        return None  # origin node counts are OriginFleet sizes on a real provider (autoscaling)
     found = serving(ws, rtype)
     what = SIM_ONLY_TYPES.get(rtype, rtype)
     label = f"{rtype} ({what})" if rtype in SIM_ONLY_TYPES else rtype
@@ -64,6 +66,14 @@ def not_served(ws: Workspace, rtype: str) -> str | None:
     if found is None:
         return f"no provider serves {label}"
     return None
+
+
+def real_origin_fleets(ws: Workspace, region: str | None = None) -> list[str]:
+    """Names of the OriginFleet resources (of ``region``) bound to a provider that is not the sim."""
+    bindings = ws.compiled.bindings
+    return [r.name for r in ws.compiled.resources if r.type == "platform.origin_fleet"
+            and r.provider in bindings and bindings[r.provider].type != SIM
+            and (region is None or r.spec.get("region") == region)]
 
 
 def step_needs(fn: Any, args: Mapping[str, Any]) -> tuple[list[str], bool]:

@@ -1,7 +1,7 @@
 """A plugin adds a resource type (with its schema and dependency stage) and a kind that compiles to it.
 
 Before resource types came from a registry, the closed tuple in core/resources.py made a Provider
-serving ``cdn.distribution`` invalid ("'cdn.distribution' matches no resource type") and no plugin kind
+serving ``acme.distribution`` invalid ("'acme.distribution' matches no resource type") and no plugin kind
 could compile to a type of its own. Runs the installed CLI on the sim platform.
 """
 
@@ -30,7 +30,7 @@ class DistributionSpec(BaseModel):
 
 
 # after the PoPs (20), before their cache policies (50)
-resource_types.register("cdn.distribution", ResourceType("cdn.distribution", 25, "a backup CDN distribution",
+resource_types.register("acme.distribution", ResourceType("acme.distribution", 25, "a backup CDN distribution",
                                                          DistributionSpec))
 
 
@@ -42,7 +42,7 @@ class BackupCdnSpec(Spec):
         spec = {"domain": self.domain}
         if self.ttl is not None:
             spec["ttl"] = self.ttl
-        return [Resource("cdn.distribution", name, spec)]
+        return [Resource("acme.distribution", name, spec)]
 
 
 kinds.register("BackupCdn", BackupCdnSpec)
@@ -75,8 +75,8 @@ def test_a_plugin_resource_type_is_planned_in_its_stage_and_applied(plugin_cli: 
     write_doc(plugin_cli, "  ttl: 86400")
     plan = plugin_cli.json("plan", "--platform", "sim")
     types = [c["type"] for c in plan["changes"]]
-    assert "cdn.distribution" in types
-    first, last = types.index("cdn.distribution"), len(types) - 1 - types[::-1].index("cdn.distribution")
+    assert "acme.distribution" in types
+    first, last = types.index("acme.distribution"), len(types) - 1 - types[::-1].index("acme.distribution")
     assert all(t in ("platform.region", "cdn.pop") for t in types[:first])  # stage 25: after the PoPs
     assert "cdn.cache_policy" in types[last + 1:]  # ... and before the cache policies
     plugin_cli.ok("apply", "--platform", "sim", "--auto-approve")
@@ -85,7 +85,7 @@ def test_a_plugin_resource_type_is_planned_in_its_stage_and_applied(plugin_cli: 
     out = plugin_cli("plugins", "list", "-r", "resource_types", "-o", "json", inv=False)
     assert out.returncode == 0, out.stderr
     listed = json.loads(out.stdout)
-    entry = next(e for e in listed["entries"] if e["name"] == "cdn.distribution")
+    entry = next(e for e in listed["entries"] if e["name"] == "acme.distribution")
     assert entry["origin"].endswith("backup_cdn.py")
     builtin = next(e for e in listed["entries"] if e["name"] == "dns.record")
     assert builtin["origin"] == "builtin"
@@ -97,7 +97,7 @@ def test_a_resource_that_breaks_its_type_schema_is_refused_naming_the_document(p
     assert out.returncode == 1, out.stdout + out.stderr
     text = " ".join((out.stdout + out.stderr).split())
     assert "BackupCdn/backup" in text and "backup-cdn.yaml" in text
-    assert "does not match resource type cdn.distribution" in text and "ttl" in text
+    assert "does not match resource type acme.distribution" in text and "ttl" in text
     assert "Traceback" not in out.stderr
 
 
@@ -108,11 +108,11 @@ def test_a_provider_may_serve_a_plugin_type(plugin_cli: CLI) -> None:
         metadata: {name: backup-sim}
         spec:
           type: sim
-          serves: {types: ["cdn.distribution"]}
+          serves: {types: ["acme.distribution"]}
     """))
     out = plugin_cli("validate")
     assert out.returncode == 0, out.stdout + out.stderr
     plugin_cli.env.pop("STREAMVERSE_PLUGIN_PATH")  # without the plugin the type is unknown
     out = plugin_cli("validate")
-    assert out.returncode == 1 and "'cdn.distribution' matches no resource type" in out.stdout + out.stderr
+    assert out.returncode == 1 and "'acme.distribution' matches no resource type" in out.stdout + out.stderr
 

@@ -58,7 +58,7 @@ def test_viral_content_on_production_is_refused_before_it_starts(prod: CLI, dry_
     stand_in = "only the sim platform stand-in 'sim-platform' does, which changes nothing real"
     assert f"step warm (cdn.warm): no real provider serves cdn.warm_set: {stand_in}" in err
     assert f"step ttl (cdn.set_ttl): no real provider serves cdn.cache_policy: {stand_in}" in err
-    assert f"step scale (pool.scale): no real provider serves platform.origin (origin node counts): {stand_in}" in err
+    assert "step scale" not in err  # origin node counts are production's OriginFleets on Auto Scaling: real
     assert "step ratelimit (ratelimit.set): no real provider serves cdn.rate_limit (per-IP rate limits)" in err
     assert "--platform sim" in err and "Traceback" not in p.stderr
     assert "restore-" not in err  # steps whose `when` is false are not in question

@@ -1,4 +1,5 @@
-"""Capacity actions: ``pool.scale`` (transcode pools via override; origin nodes on the sim platform) and
+"""Capacity actions: ``pool.scale`` (transcode pools via override; origin nodes: a region's OriginFleet
+via override when a real provider such as autoscaling serves it, else on the sim platform) and
 ``pool.release`` (undo what a runbook scaled)."""
 
 from __future__ import annotations
@@ -8,12 +9,17 @@ from typing import Any
 from ...core.errors import PermanentError
 from ..context import ActionContext
 from ..overrides import clear, current_spec, set_or_clear
+from ..served import real_origin_fleets
 
 
 def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None, min_nodes: int | None = None,
-          origin_nodes: int | None = None, reset: bool = False) -> dict[str, Any]:
+          origin_nodes: int | None = None, reset: bool = False, origin_surge: bool = False) -> dict[str, Any]:
     """Raise a transcode pool's floor (``min_nodes``, its ``maxNodes`` grows with it if needed) and/or the
-    origin's node count of ``region``; ``reset: true`` returns both to the inventory."""
+    origin's node count of ``region``; ``reset: true`` returns both to the inventory.
+
+    Where the region's origin is an OriginFleet on a real provider (autoscaling), ``origin_surge: true``
+    scales it to its ``surgeNodes`` (the inventory's viral size), else to ``origin_nodes``; a scale-out never
+    shrinks a fleet below its inventory size (a smaller request is raised to it, saying so)."""
     ws = ctx.ws
     docs = [d for d in ws.inventory.of("TranscodePool")
             if (pool is None or d.name == pool) and (region is None or d.model.region == region)]
@@ -41,9 +47,18 @@ def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None
                                 f"runbook {ctx.runbook} ({ctx.run_id}): scale to {min_nodes} nodes", target)
             out.setdefault("pool_changed", []).append(done["changed"])
             out["pools"][d.name] = int(min_nodes)
-    if origin_nodes is not None or (reset and region is not None):
+    if origin_nodes is not None or origin_surge or (reset and region is not None):
         if region is None:
             raise PermanentError("origin_nodes needs a region")
+        fleets = real_origin_fleets(ws, region)
+        if fleets:  # the region's origin is an Auto Scaling group (or another real provider's fleet)
+            sizes = _scale_fleets(ctx, fleets, None if reset else origin_nodes, origin_surge and not reset)
+            out["origin"] = {region: sizes}
+            out.setdefault("pool_changed", []).extend(sizes.pop("_changed"))
+            return {**out, "changed": _changed(out)}
+        if origin_nodes is None and not reset:
+            raise PermanentError(f"origin_surge: region {region} has no OriginFleet on a real provider; give "
+                                 "origin_nodes")
         value = None if reset else int(origin_nodes or 0)
         shown = value if value is not None else "the default"
         reason = ctx.unserved("platform.origin")
@@ -65,6 +80,39 @@ def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None
     return {**out, "changed": what}
 
 
+def _scale_fleets(ctx: ActionContext, fleets: list[str], nodes: int | None, surge: bool) -> dict[str, Any]:
+    """Scale OriginFleets out to ``nodes`` (``surge``: each to its ``surgeNodes``; ``nodes`` None and no surge:
+    back to the inventory's size), as overrides applied through plan, guardrails, lock and journal: the
+    provider (autoscaling) changes the group's desired size. Returns fleet -> size, and ``_changed``."""
+    out: dict[str, Any] = {"_changed": []}
+    for name in fleets:
+        target = [f"OriginFleet/{name}"]
+        doc = ctx.ws.inventory.get("OriginFleet", name)
+        assert doc is not None
+        normal: int = doc.model.nodes
+        if nodes is None and not surge:
+            if any((o.kind, o.name) == ("OriginFleet", name) for o in ctx.ws.overrides()):
+                out["_changed"].append(str(clear(ctx, "OriginFleet", name, target)["changed"]))
+            out[name] = normal
+            continue
+        want = doc.model.surge_nodes if surge and doc.model.surge_nodes else nodes
+        if want is None:
+            raise PermanentError(f"origin_surge: OriginFleet {name} has no surgeNodes; give origin_nodes")
+        size = max(int(want), normal)
+        if size != int(want):
+            ctx.note(f"origin fleet {name}: {want} nodes is below its inventory size {normal}; a scale-out keeps "
+                     f"{normal}")
+        spec = current_spec(ctx, "OriginFleet", name)
+        merge: dict[str, Any] = {"nodes": size}
+        if size > spec.max_nodes:
+            merge["maxNodes"] = size
+        done = set_or_clear(ctx, "OriginFleet", name, merge,
+                            f"runbook {ctx.runbook} ({ctx.run_id}): scale origin to {size} nodes", target)
+        out["_changed"].append(str(done["changed"]))
+        out[name] = size
+    return out
+
+
 def _changed(out: dict[str, Any]) -> str:
     parts = [str(v) for v in out.pop("pool_changed", [])]
     if "origin_changed" in out:
@@ -73,7 +121,8 @@ def _changed(out: dict[str, Any]) -> str:
 
 
 def _scale_needs(args: dict[str, Any]) -> tuple[list[str], bool]:
-    origin = args.get("origin_nodes") is not None or (bool(args.get("reset")) and args.get("region") is not None)
+    origin = args.get("origin_nodes") is not None or bool(args.get("origin_surge")) or \
+        (bool(args.get("reset")) and args.get("region") is not None)
     pools = args.get("min_nodes") is not None or bool(args.get("reset"))
     return (["platform.origin"], not pools) if origin else ([], False)
 
@@ -89,12 +138,12 @@ def release(ctx: ActionContext, scaled_by: str = "regional-failover", keep: list
     mark = f"runbook {scaled_by} ("
     released: dict[str, int] = {}
     changed: list[str] = []
-    for o in [o for o in ws.overrides() if o.kind == "TranscodePool" and o.reason.startswith(mark)]:
-        doc = ws.inventory.get("TranscodePool", o.name)
+    for o in [o for o in ws.overrides() if o.kind in ("TranscodePool", "OriginFleet") and o.reason.startswith(mark)]:
+        doc = ws.inventory.get(o.kind, o.name)
         if doc is None or doc.model.region in keep_regions:
             continue
-        changed.append(clear(ctx, "TranscodePool", o.name, [f"TranscodePool/{o.name}"])["changed"])
-        released[o.name] = doc.model.min_nodes
+        changed.append(clear(ctx, o.kind, o.name, [f"{o.kind}/{o.name}"])["changed"])
+        released[o.name] = doc.model.min_nodes if o.kind == "TranscodePool" else doc.model.nodes
     origin: list[str] = []
     store = ctx.sim() if ctx.unserved("platform.origin") is None else None  # a sim stand-in scaled nothing real
     if store is not None:
