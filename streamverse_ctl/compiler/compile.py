@@ -22,6 +22,7 @@ from ..core.specs import FEATURE_HEALTHCHECK, ROUTING_FEATURES
 from ..inventory import models as m
 from ..inventory.loader import merge_patch
 from ..inventory.model import Document, Inventory
+from .slo_resources import rule_resources
 
 SIM = "sim"
 
@@ -148,6 +149,7 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
             policies[name] = spec
             out.extend(_dns(name, spec, regions, drained, origin(kind, name), reasons))
     out.extend(_plugin_resources(inv, models))
+    out.extend(rule_resources(inv, models))  # only when a prometheus provider serves the rule files
     if ci.overrides:
         # name the override only on resources it actually changes
         plain = {x.id: x.spec for x in compile_inventory(inv, CompileInput(ci.drained, [], ci.platform)).resources}

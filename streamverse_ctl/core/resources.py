@@ -23,6 +23,7 @@ RESOURCE_TYPES: tuple[str, ...] = (
     "cdn.warm_set",  # content pre-warmed on a set of PoPs
     "dns.healthcheck",  # a health check DNS answers depend on
     "dns.record",  # one DNS record set (one per region for routed records)
+    "monitoring.rule_group",  # one Prometheus rule file (its rule groups), from the SLO documents
 )
 TYPE_ORDER: dict[str, int] = {t: i for i, t in enumerate(RESOURCE_TYPES)}
 
