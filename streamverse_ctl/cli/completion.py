@@ -113,12 +113,17 @@ def _completer(path: tuple[str, ...], param: str, siblings: Iterable[str]) -> Ca
 
 
 def attach(cmd: Any, path: tuple[str, ...] = ()) -> None:
-    """Give the parameters of every command under ``cmd`` their completer (by parameter name)."""
+    """Give the parameters of every command under ``cmd`` their completer (by parameter name), and
+    let a TAB parse the line without coercing values."""
     from typer._click.shell_completion import CompletionItem
 
     for name, sub in (getattr(cmd, "commands", None) or {}).items():
         attach(sub, (*path, name))
     params = [p.name for p in getattr(cmd, "params", [])]
+    if not path:
+        from .rawparse import keep_values_as_typed
+
+        keep_values_as_typed()
     for p in getattr(cmd, "params", []):
         fn = _completer(path, p.name, params)
         if fn is None:
