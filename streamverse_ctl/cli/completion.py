@@ -39,11 +39,12 @@ def completing() -> bool:
 # ----- what a TAB offers ------------------------------------------------------------------------
 
 def _inventory(ctx: Any) -> Any:
-    from ..inventory.loader import load_inventory
+    """The inventory's document kinds and names (read without validating it: see completion_names)."""
     from .common import DEFAULT_INVENTORY
+    from .completion_names import read_names
 
     directory = ctx.params.get("inventory") or os.environ.get("STREAMVERSE_INVENTORY") or DEFAULT_INVENTORY
-    return load_inventory(directory, validate_meaning=False)
+    return read_names(directory)
 
 
 def kinds(ctx: Any, incomplete: str) -> list[str]:

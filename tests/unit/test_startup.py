@@ -91,3 +91,9 @@ def test_help_only_is_only_a_bare_help_request() -> None:
     assert main.help_only(["ctl", "dns", "set-weights", "-h"])
     assert not main.help_only(["ctl", "plan"])
     assert not main.help_only(["ctl", "plan", "-i", "x", "--help"])  # options are parsed: coerce them
+
+
+def test_a_tab_on_inventory_names_reads_them_without_the_models(tmp_path: Path) -> None:
+    seen, out = probe([], tab="streamverse ctl failover ", cwd=tmp_path)
+    assert out.split() == ["us-east", "us-west", "eu-west", "ap-pacific", "sa-east", "me-central"]
+    assert not seen["pydantic"] and "failover" in seen["verbs"] and "status" not in seen["verbs"]
