@@ -122,8 +122,15 @@ def render(data: dict[str, Any]) -> Any:
         parts.append(Text("Runbooks running or paused: none"))
     ctl = data["controller"]
     if isinstance(ctl, dict):
-        parts.append(Text(f"Controller: last iteration {ctl['at'][:19]} by {ctl['who']}@{ctl['host']}: "
-                          f"{ctl['action']} {ctl['target']} {ctl['result']}"))
+        last, lease = ctl.get("last_iteration"), ctl.get("lease")
+        if isinstance(last, dict):
+            parts.append(Text(f"Controller: last recorded iteration {str(last['at'])[:19]} by {last['who']}@"
+                              f"{last['host']}: {last['action']} {last['target']} {last['result']}"))
+        if isinstance(lease, dict):
+            parts.append(Text(f"Controller lease: held by {lease['holder']}@{lease['host']}, renewed "
+                              f"{str(lease['renewed_at'])[:19]} (ttl {lease['ttl']} s)"))
+        elif lease:
+            parts.append(Text(f"Controller lease: {lease}"))
     else:
         parts.append(Text(f"Controller: {ctl}"))
     return Group(*parts)

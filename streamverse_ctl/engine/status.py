@@ -309,9 +309,23 @@ def _runbooks(ws: Workspace) -> list[dict[str, Any]]:
 
 
 def _controller(ws: Workspace) -> dict[str, Any] | str:
+    """The controller's last recorded iteration (audit ``reconcile*``) and, on a state backend that keeps
+    leader leases, who holds the ``reconcile`` lease and when it was last renewed."""
+    out: dict[str, Any] = {}
     entries = ws.state.audit_log(limit=1, action="reconcile*")
-    if not entries:
+    if entries:
+        e = entries[-1]
+        out["last_iteration"] = {"at": e.at, "who": e.who, "host": e.host, "action": e.action, "target": e.target,
+                                 "result": e.result, "detail": e.detail}
+    lease_info = getattr(ws.state, "lease_info", None)
+    if callable(lease_info):
+        try:
+            lease = lease_info("reconcile")
+        except Exception as exc:  # a backend without the table yet: said, not fatal
+            lease = None
+            out["lease"] = unknown(f"cannot read the reconcile lease: {_err(exc)}")
+        if lease is not None:
+            out["lease"] = {k: getattr(lease, k, None) for k in ("holder", "host", "acquired_at", "renewed_at", "ttl")}
+    if not out:
         return unknown("no controller iteration recorded in the state (is `reconcile` running?)")
-    e = entries[-1]
-    return {"at": e.at, "who": e.who, "host": e.host, "action": e.action, "target": e.target, "result": e.result,
-            "detail": e.detail}
+    return out

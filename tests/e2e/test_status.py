@@ -134,3 +134,26 @@ def test_burn_rates_and_budgets_from_prometheus_match_the_recorded_data(promethe
     assert regions["us-east"]["load_rps"] == 200 and regions["ap-pacific"]["load_rps"] == 50  # measured req/s
     assert regions["us-west"]["load_rps"].startswith("unknown (")
     assert doc["sources"]["prometheus"] == prometheus.url
+
+
+def test_runbooks_running_or_paused_and_the_controllers_last_iteration(sim_env: dict[str, str]) -> None:
+    from streamverse_ctl.engine.workspace import Workspace
+
+    ws = Workspace(sim_env["STREAMVERSE_INVENTORY"], state_dir=sim_env["STREAMVERSE_STATE_DIR"])
+    try:
+        paused = ws.state.journal_start("runbook", "regional-failback", ["check", "step-1", "step-2"])
+        ws.state.journal_mark(paused, "check", "done")
+        ws.state.journal_mark(paused, "step-1", "paused")
+        ws.state.journal_finish(paused, "paused")
+        finished = ws.state.journal_start("runbook", "viral-content", ["warm"])
+        ws.state.journal_finish(finished, "ok")
+        ws.state.audit("reconcile", "plan-1", "refused", refusals=["[capacity] test"])
+    finally:
+        ws.close()
+    doc = json.loads(_run(sim_env, "status", "-o", "json").stdout)
+    assert [(r["runbook"], r["status"], r["step"], r["done"]) for r in doc["runbooks"]] == [
+        ("regional-failback", "paused", "step-1", "1/3")]  # the finished run is not listed
+    last = doc["controller"]["last_iteration"]
+    assert (last["action"], last["target"], last["result"]) == ("reconcile", "plan-1", "refused")
+    table = _run(sim_env, "status").stdout
+    assert "regional-failback" in table and "paused" in table and "last recorded iteration" in table
