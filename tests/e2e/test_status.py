@@ -157,3 +157,53 @@ def test_runbooks_running_or_paused_and_the_controllers_last_iteration(sim_env: 
     assert (last["action"], last["target"], last["result"]) == ("reconcile", "plan-1", "refused")
     table = _run(sim_env, "status").stdout
     assert "regional-failback" in table and "paused" in table and "last recorded iteration" in table
+
+
+@pytest.mark.servers
+def test_burn_rates_come_from_the_recording_rules_once_prometheus_has_them(demo_copy: Path, tmp_path: Path,
+                                                                           promtool: str) -> None:
+    """The recording rules `slo rules` writes, backfilled over the recorded data (promtool tsdb
+    create-blocks-from rules) into a Prometheus restarted with them: status reads them by name, with
+    the same numbers as the raw expressions."""
+    from tests.servers.process import start_or_fail
+    from tests.servers.prometheus import PrometheusServer
+
+    (tmp_path / "prom").mkdir()
+    server = PrometheusServer(tmp_path / "prom")
+    start_or_fail(server.start)
+    try:
+        rules = tmp_path / "rules"
+        made = subprocess.run([SV, "ctl", "slo", "rules", "-i", str(demo_copy), "--out", str(rules)],
+                              capture_output=True, text=True, timeout=60)
+        assert made.returncode == 0, made.stderr
+        blocks = tmp_path / "blocks"
+        backfill = subprocess.run(
+            [promtool, "tsdb", "create-blocks-from", "rules", f"--start={int(server.data.start)}",
+             f"--end={int(server.data.end) + 1}", f"--url={server.url}", f"--output-dir={blocks}",
+             "--eval-interval=15s", str(rules / "slo-platform.rules.yml")], capture_output=True, text=True, timeout=300)
+        assert backfill.returncode == 0, backfill.stdout + backfill.stderr
+        server.stop()
+        for block in blocks.iterdir():
+            block.rename(tmp_path / "prom" / "data" / block.name)
+        start_or_fail(server.start)
+        (demo_copy / "providers.yaml").write_text(
+            "apiVersion: streamverse.io/v1\nkind: Provider\nmetadata: {name: platform}\n"
+            "spec: {type: sim, serves: {types: ['*']}}\n")
+        inv = demo_copy / "inventory.yaml"
+        inv.write_text(inv.read_text() + f"""\
+  patches:
+    - target: {{kind: SLO, name: platform}}
+      merge: {{spec: {{prometheusUrl: "{server.url}"}}}}
+""")
+        (tmp_path / "state").mkdir()
+        env = {**os.environ, "STREAMVERSE_STATE_DIR": str(tmp_path / "state"),
+               "STREAMVERSE_INVENTORY": str(demo_copy), "STREAMVERSE_METRICS_AT": str(server.data.end)}
+        doc = json.loads(_run(env, "status", "-o", "json").stdout)
+    finally:
+        server.stop()
+    slo = {(s["sli"], s["region"]): s for s in doc["slos"]}
+    row = slo[("cdn_hit_ratio", "ap-pacific")]
+    assert "recording rule" in row["source"]
+    assert row["burn_rate"] == pytest.approx(16.0, abs=1e-3)  # 1 - 10/50 = 80 % misses on a 5 % budget
+    assert row["budget_remaining"] == pytest.approx(-15.0, abs=1e-3)
+    assert slo[("api_latency", "(all)")]["burn_rate"] == pytest.approx(4.0, abs=1e-3)
