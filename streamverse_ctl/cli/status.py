@@ -47,18 +47,35 @@ def _print(data: dict[str, Any]) -> None:
     console().print(render(data))
 
 
-def _pct(value: Any, digits: int = 1) -> str:
-    return f"{value * 100:.{digits}f} %" if isinstance(value, int | float) else str(value)
+class _Notes:
+    """Table cells show ``unknown [n]``; each distinct reason is printed once, numbered, below."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def __call__(self, value: Any, fmt: Any = str) -> str:
+        from rich.markup import escape
+
+        if isinstance(value, str) and value.startswith("unknown (") and value.endswith(")"):
+            why = value[len("unknown ("):-1]
+            if why not in self.reasons:
+                self.reasons.append(why)
+            return f"[yellow]unknown [{self.reasons.index(why) + 1}][/]"
+        return escape(fmt(value))
 
 
-def _health(text: str) -> str:
-    from rich.markup import escape
+def _pct(digits: int = 1) -> Any:
+    return lambda v: f"{v * 100:.{digits}f} %" if isinstance(v, int | float) else str(v)
 
+
+def _health(text: str, note: _Notes) -> str:
     if text == "up":
         return "[green]up[/]"
     if text == "DOWN":
         return "[red]DOWN[/]"
-    return f"[yellow]{escape(text)}[/]"
+    if text.startswith("up ("):
+        return "[green]up[/] (" + note("unknown (" + text[4:]) + ")"
+    return note(text)
 
 
 def render(data: dict[str, Any]) -> Any:
@@ -68,37 +85,39 @@ def render(data: dict[str, Any]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    note = _Notes()
     parts: list[Any] = [Text(f"StreamVerse status of {data['inventory']} ({data['platform']}) at {data['at']}",
                              style="bold")]
     rows = data["regions"]
     policies = sorted({p for r in rows if isinstance(r["share"], dict) for p in r["share"]})
     t = Table(title="Regions", title_justify="left", header_style="bold")
-    for col in ("region", "health", "state", *[f"{p} share" for p in policies], "load req/s", "capacity", "util",
-                "hit ratio"):
+    share_cols = [f"{p} share" for p in policies] or ["share"]
+    for col in ("region", "health", "state", *share_cols, "load req/s", "capacity", "util", "hit ratio"):
         t.add_column(col)
     for r in rows:
-        shares = [_pct(r["share"].get(p, 0.0)) if isinstance(r["share"], dict) else escape(str(r["share"]))
-                  for p in policies]
-        load = r["load_rps"]
-        t.add_row(r["region"], _health(r["health"]), "[yellow]drained[/]" if r["state"] == "drained" else "serving",
-                  *shares, f"{load:,.0f}" if isinstance(load, int | float) else escape(str(load)),
-                  f"{r['capacity_rps']:,}", escape(_pct(r["utilization"], 0)), escape(_pct(r["hit_ratio"])))
+        shares = ([_pct()(r["share"].get(p, 0.0)) for p in policies] if isinstance(r["share"], dict)
+                  else [note(r["share"])])
+        t.add_row(r["region"], _health(r["health"], note),
+                  "[yellow]drained[/]" if r["state"] == "drained" else "serving", *shares,
+                  note(r["load_rps"], lambda v: f"{v:,.0f}" if isinstance(v, int | float) else str(v)),
+                  f"{r['capacity_rps']:,}", note(r["utilization"], _pct(0)), note(r["hit_ratio"], _pct()))
     parts.append(t)
     src = data["sources"]
     notes = [f"{k}: {v}" for k, v in (("traffic", src["traffic"]), ("load", src["load"]),
-                                        ("hit ratio", src["hit_ratio"]), ("prometheus", src["prometheus"])) if v]
-    if rows and isinstance(rows[0]["share"], str):
-        notes.insert(0, f"traffic: {rows[0]['share']}")
-    parts.append(Text("sources: " + "; ".join(notes), style="dim"))
+                                        ("hit ratio", src["hit_ratio"]), ("prometheus", src["prometheus"]))
+             if v and not str(v).startswith("unknown (")]
+    if notes:
+        parts.append(Text("sources: " + "; ".join(notes), style="dim"))
     s = Table(title="SLOs", title_justify="left", header_style="bold")
     for col in ("slo", "sli", "region", "objective", "burn rate", "budget left", "source"):
         s.add_column(col)
     for row in data["slos"]:
         burn = row["burn_rate"]
-        burn_text = f"{burn:.2f}x" if isinstance(burn, int | float) else str(burn)
-        burn_text = f"[red]{burn_text}[/]" if isinstance(burn, int | float) and burn >= 1 else escape(burn_text)
+        burn_text = note(burn, lambda v: f"{v:.2f}x")
+        if isinstance(burn, int | float) and burn >= 1:
+            burn_text = f"[red]{burn_text}[/]"
         s.add_row(row["slo"], row["sli"], row["region"], f"{row['objective'] * 100:g} %", burn_text,
-                  escape(_pct(row["budget_remaining"])), escape(row["source"]))
+                  note(row["budget_remaining"], _pct()), escape(row["source"]))
     parts.append(s)
     if data["overrides"]:
         o = Table(title="Active overrides", title_justify="left", header_style="bold")
@@ -132,5 +151,7 @@ def render(data: dict[str, Any]) -> Any:
         elif lease:
             parts.append(Text(f"Controller lease: {lease}"))
     else:
-        parts.append(Text(f"Controller: {ctl}"))
+        parts.append(Text.from_markup(f"Controller: {note(ctl)}"))
+    if note.reasons:
+        parts.append(Text("\n".join(f"[{i}] unknown: {why}" for i, why in enumerate(note.reasons, 1)), style="yellow"))
     return Group(*parts)

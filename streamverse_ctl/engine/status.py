@@ -51,6 +51,11 @@ def unknown(why: str) -> str:
     return f"unknown ({why})"
 
 
+def reason(text: str) -> str:
+    """The why of an ``unknown (why)`` text (the text itself otherwise)."""
+    return text[len("unknown ("):-1] if text.startswith("unknown (") and text.endswith(")") else text
+
+
 def _err(exc: BaseException) -> str:
     return redact(str(exc)).splitlines()[0][:200]
 
@@ -118,9 +123,9 @@ def _prometheus(ws: Workspace) -> Any:
 
 def _health(ws: Workspace, prom: Any, regions: Sequence[str]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
     sources: dict[str, dict[str, str]] = {r: {} for r in regions}
-    for name, provider in ws.providers().items():
+    for name in ws.compiled.bindings:
         try:
-            answer = provider.region_health()
+            answer = ws.provider(name).region_health()
         except StreamverseError as exc:
             for r in regions:
                 sources[r][name] = unknown(_err(exc))
@@ -147,10 +152,10 @@ def _health(ws: Workspace, prom: Any, regions: Sequence[str]) -> tuple[dict[str,
         elif said and all(v == UP for v in said):
             out[r] = UP
         elif UP in said:
-            out[r] = UP + " (" + ", ".join(f"{k}: {v}" for k, v in by.items() if v != UP) + ")"
+            out[r] = UP + " (" + "; ".join(f"{k}: {reason(v)}" for k, v in by.items() if v != UP) + ")"
         else:
             out[r] = unknown("no provider health check or Prometheus probe reports it" if not said
-                             else "; ".join(f"{k}: {v}" for k, v in by.items()))
+                             else "; ".join(f"{k}: {reason(v)}" for k, v in by.items()))
     return out, sources
 
 
@@ -169,7 +174,7 @@ def _shares(ws: Workspace, health: Mapping[str, str]) -> tuple[dict[str, dict[st
         for name in readers:
             actual.extend(ws.provider(name).read(["dns.record"]))
     except StreamverseError as exc:
-        return unknown(f"reading dns.record failed: {_err(exc)}"), ", ".join(readers)
+        return unknown(f"reading dns.record failed: {_err(exc)}"), ""
     records = []
     for r in actual:
         want = desired.get(r.id)
@@ -180,7 +185,7 @@ def _shares(ws: Workspace, health: Mapping[str, str]) -> tuple[dict[str, dict[st
             records.append(Resource(r.type, r.name, spec, r.provider))
     source = "dns.record sets read from " + ", ".join(readers)
     if not records:
-        return unknown(f"no dns.record of a traffic policy at {', '.join(readers)} (not applied yet?)"), source
+        return unknown(f"no dns.record of a traffic policy at {', '.join(readers)} (not applied yet?)"), ""
     return traffic_shares(records, _bool_health(health)), source
 
 
@@ -199,7 +204,7 @@ def _load(ws: Workspace, prom: Any, shares: dict[str, dict[str, float]] | str
             return dict(measured), f"measured by prometheus {prom.url} (cdn_requests_total)"
         log.info("status: no measured load (%s): the CapacityModel's peak instead", why)
     if isinstance(shares, str):
-        return unknown(f"no traffic shares: {shares}"), ""
+        return shares, ""  # the same reason: the CapacityModel's demand is spread by the shares
     from .capacity import model_demand
 
     demand = model_demand(ws.inventory)
@@ -213,18 +218,18 @@ def _hit_ratio(ws: Workspace, prom: Any) -> tuple[dict[str, float] | str, str]:
         try:
             by_region = prom.hit_ratio("region")
         except StreamverseError as exc:
-            return unknown(f"prometheus: {_err(exc)}"), "prometheus"
+            return unknown(f"prometheus: {_err(exc)}"), ""
         if by_region:
             return by_region, f"prometheus {prom.url}"
     pops = {r.name: str(r.spec.get("region")) for r in ws.compiled.resources if r.type == "cdn.pop"}
-    for name, provider in ws.providers().items():
-        fn = getattr(provider, "hit_ratios", None)
-        if not callable(fn):
-            continue
+    for name in ws.compiled.bindings:
         try:
+            fn = getattr(ws.provider(name), "hit_ratios", None)
+            if not callable(fn):
+                continue
             per_pop: Mapping[str, float] = fn()
         except StreamverseError as exc:
-            return unknown(f"{name}: {_err(exc)}"), name
+            return unknown(f"{name}: {_err(exc)}"), ""
         grouped: dict[str, list[float]] = {}
         for pop, ratio in per_pop.items():
             if pop in pops:

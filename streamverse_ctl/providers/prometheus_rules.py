@@ -138,8 +138,9 @@ class PrometheusRulesProvider(Provider):
             raise PermanentError(f"prometheus {self.reload_url}: reload refused (HTTP {resp.status_code}); "
                                  "start Prometheus with --web.enable-lifecycle")
         if resp.status_code >= 300:
-            raise ProviderError(f"prometheus {self.reload_url}: reload failed (HTTP {resp.status_code}): "
-                                f"{resp.text.strip()[:500]}")
+            raise ProviderError(f"prometheus {self.reload_url}: reload failed (HTTP {resp.status_code}), so "
+                                f"Prometheus still runs its previous rules although the files in {self.rules_dir} "
+                                f"are written: {resp.text.strip()[:500]}")
 
     # ----- verify -------------------------------------------------------------------------------
     def loaded_groups(self) -> dict[str, tuple[str, int]]:

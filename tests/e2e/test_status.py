@@ -64,6 +64,7 @@ def test_sim_status_follows_an_outage_and_an_override(sim_env: dict[str, str]) -
     table = _run(sim_env, "status")
     assert table.returncode == 0
     assert "DOWN" in table.stdout and "Active overrides" in table.stdout and "TrafficPolicy/www" in table.stdout
+    assert "unknown [1]" in table.stdout and "[1] unknown: the sim platform has no Prometheus" in table.stdout
     assert yaml.safe_load(_run(sim_env, "status", "-o", "yaml").stdout)["regions"][0]["region"] == "us-east"
 
 
