@@ -46,6 +46,8 @@ VERBS: dict[str, tuple[str, str]] = {
                             "shift DNS, drain."),
     "failback": ("command", "Bring a drained region back gradually (the regional-failback runbook), pausing "
                             "on regression."),
+    "drill": ("command", "DR drill: run a failover runbook as a game day, measure recovery time and traffic lost, "
+                         "write a report."),
     "status": ("command", "Regions (health, serving, traffic share, load vs capacity, hit ratio), SLO burn rates, "
                           "overrides, runbooks."),
     "completion": ("command", 'Print the shell completion script: eval "$(streamverse ctl completion bash)".'),

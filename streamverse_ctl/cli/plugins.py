@@ -1,6 +1,7 @@
 """``streamverse ctl plugins``: what is registered in each registry, and from where.
 
-Registries: ``providers``, ``kinds``, ``actions``, ``verbs`` (see :mod:`streamverse_ctl.core.registry`
+Registries: ``providers``, ``kinds``, ``resource_types``, ``actions``, ``verbs`` (see
+:mod:`streamverse_ctl.core.registry`
 for the entry point groups and the plugin directories). Origin is ``builtin``, ``entry point
 (<distribution>)`` or the path of the plugin file that registered the entry. Plugin files load only
 from directories the user names (``--plugin-dir DIR``, ``STREAMVERSE_PLUGIN_PATH``); the list says
@@ -21,7 +22,8 @@ app = typer.Typer(help="List the registered providers, kinds, runbook actions an
 LoadOpt = Annotated[bool, typer.Option(
     "--load", help="Import every entry (not just the ones this run used) and report those that fail.")]
 RegistryOpt = Annotated[list[str] | None, typer.Option(
-    "--registry", "-r", metavar="NAME", help="Only these registries: providers, kinds, actions, verbs (repeatable).")]
+    "--registry", "-r", metavar="NAME",
+    help="Only these registries: providers, kinds, resource_types, actions, verbs (repeatable).")]
 
 
 @app.callback()

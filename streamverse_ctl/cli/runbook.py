@@ -6,6 +6,7 @@ a guardrail or a capacity check, or another process holds the run's lock.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -53,8 +54,12 @@ def _check_force(force: list[str] | None) -> list[str]:
 
 def execute(name: str, params: dict[str, Any], *, inventory: Path, state_dir: str | Path | None, var: list[str] | None,
             platform: str | None, dry_run: bool, yes: bool, approve: list[str] | None, force: list[str] | None,
-            output: Output, runbooks: list[Path] | None = None, resume: str | None = None) -> RunOutcome:
-    """Run (or resume) a runbook with the live display or JSON events. Shared by failover/failback."""
+            output: Output, runbooks: list[Path] | None = None, resume: str | None = None,
+            sinks_for: Callable[[Any], list[Callable[[dict[str, Any]], None]]] | None = None) -> RunOutcome:
+    """Run (or resume) a runbook with the live display or JSON events. Shared by failover/failback/drill.
+
+    ``sinks_for(workspace)`` adds event sinks that need the run's workspace (the drill's recorder).
+    """
     from ..runbook import loader
     from ..runbook.engine import Runner, RunOptions, runbook_path_of
     from ..runbook.events import Events
@@ -73,6 +78,8 @@ def execute(name: str, params: dict[str, Any], *, inventory: Path, state_dir: st
             path = loader.find(name, runbooks or [])
         rb = loader.load(path)
         events = Events()
+        if sinks_for is not None:
+            events.sinks.extend(sinks_for(ws))
         display: LiveDisplay | None = None
         if output in (Output.json, Output.yaml):  # one JSON line / one YAML document per event
             events.sinks.append(lambda event: emit_event(event, output))

@@ -22,6 +22,7 @@ from ..core.specs import FEATURE_HEALTHCHECK, ROUTING_FEATURES
 from ..inventory import models as m
 from ..inventory.loader import merge_patch
 from ..inventory.model import Document, Inventory
+from .plugin_kinds import plugin_resources
 from .slo_resources import rule_resources
 
 SIM = "sim"
@@ -148,7 +149,7 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
             assert isinstance(spec, m.TrafficPolicySpec)
             policies[name] = spec
             out.extend(_dns(name, spec, regions, drained, origin(kind, name), reasons))
-    out.extend(_plugin_resources(inv, models))
+    out.extend(plugin_resources(inv, models, problems))
     out.extend(rule_resources(inv, models))  # only when a prometheus provider serves the rule files
     if ci.overrides:
         # name the override only on resources it actually changes
@@ -283,20 +284,6 @@ def _dns(name: str, t: m.TrafficPolicySpec, regions: Mapping[str, m.RegionSpec],
                 "path": hc.path, "interval": hc.interval, "failure_threshold": hc.failure_threshold,
                 "policy": name, "region": region,
             }, requires=(FEATURE_HEALTHCHECK,), origin=origin))
-    return out
-
-
-def _plugin_resources(inv: Inventory, models: Mapping[tuple[str, str], Any]) -> list[Resource]:
-    """Kinds added by plugins may compile themselves: ``spec_model.resources(name, doc) -> [Resource]``."""
-    out: list[Resource] = []
-    for (kind, name), spec in models.items():
-        fn = getattr(spec, "resources", None)
-        if callable(fn):
-            doc = inv.get(kind, name)
-            made = fn(name, doc)
-            where = doc.describe() if doc else f"{kind}/{name}"
-            out.extend(p if p.origin else Resource(p.type, p.name, p.spec, p.provider, p.depends_on, p.requires, where)
-                       for p in made)
     return out
 
 

@@ -48,9 +48,9 @@ class Registry(Generic[T]):
         """Register ``obj`` under ``name``; without ``obj``, return a decorator."""
 
         def deco(o: T) -> T:
-            src = origin or _caller_origin(o)
-            self._entries[name] = Entry(name, f"{getattr(o, '__module__', '?')}:{getattr(o, '__qualname__', o)}",
-                                        src, o)
+            src = origin or _caller_origin()
+            what = getattr(o, "__qualname__", None) or type(o).__qualname__
+            self._entries[name] = Entry(name, f"{getattr(o, '__module__', '?')}:{what}", src, o)
             return o
 
         if obj is not None:
@@ -59,6 +59,11 @@ class Registry(Generic[T]):
 
     def register_lazy(self, name: str, target: str, origin: str = "builtin") -> None:
         self._entries.setdefault(name, Entry(name, target, origin))
+
+    def register_default(self, name: str, obj: T, origin: str = "builtin") -> None:
+        """Register a built-in object unless an entry of that name exists (like ``register_lazy``)."""
+        what = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+        self._entries.setdefault(name, Entry(name, f"{getattr(obj, '__module__', '?')}:{what}", origin, obj))
 
     def get(self, name: str) -> T:
         load_plugins()
@@ -94,26 +99,52 @@ class Registry(Generic[T]):
             yield name, self.get(name)
 
 
-def _caller_origin(obj: Any) -> str:
-    module = sys.modules.get(getattr(obj, "__module__", ""), None)
-    path = getattr(module, "__file__", None) or ""
-    if getattr(obj, "__module__", "").startswith("streamverse_ctl."):
+def _register_builtins(eps: Any) -> None:
+    found = [ep for ep in eps if ep.value.startswith("streamverse_ctl.")]
+    if not found:
+        raise PermanentError("streamverse-ctl is not installed: its built-in providers, kinds and actions are "
+                             f"registered through the '{BUILTINS_GROUP}' entry points of the installed package "
+                             "(run scripts/setup.sh, or pip install the package)")
+    for ep in sorted(found, key=lambda e: e.name):
+        ep.load()()
+
+
+def _caller_origin() -> str:
+    """Who is registering: ``builtin`` for this package's modules, else the plugin file's path.
+
+    Read from the call stack (the first frame outside this module), so an object registered
+    directly (a ``ResourceType`` instance, whose class lives in core) is attributed to the file
+    that registered it, not to the module that defines its class.
+    """
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return "plugin"
+    module = str(frame.f_globals.get("__name__", ""))
+    if module.startswith("streamverse_ctl."):
         return "builtin"
-    return path or "plugin"
+    return str(frame.f_globals.get("__file__") or "plugin")
 
 
 providers: Registry[Any] = Registry("streamverse.providers", "provider")
 kinds: Registry[Any] = Registry("streamverse.kinds", "inventory kind")
+resource_types: Registry[Any] = Registry("streamverse.resource_types", "resource type")  # core.resources.ResourceType
 actions: Registry[Callable[..., Any]] = Registry("streamverse.actions", "runbook action")
 verbs: Registry[Callable[..., Any]] = Registry("streamverse.verbs", "CLI verb")
 REGISTRIES: dict[str, Registry[Any]] = {
     "providers": providers,
     "kinds": kinds,
+    "resource_types": resource_types,
     "actions": actions,
     "verbs": verbs,
 }
 
 _loaded = False
+# Each layer registers its own built-ins beside its code (``<layer>/registrations.py``); the package
+# declares those ``register`` functions as entry points of this group, so this module never imports
+# the layers above it. They run before third-party entry points and plugin files.
+BUILTINS_GROUP = "streamverse.builtins"
 plugin_errors: list[str] = []
 PLUGIN_PATH_ENV = "STREAMVERSE_PLUGIN_PATH"
 _named_dirs: list[Path] = []  # from --plugin-dir
@@ -153,13 +184,15 @@ def load_plugins() -> None:
     global _loaded
     if _loaded:
         return
-    _loaded = True
+    _loaded = True  # set first: a registering module may consult a registry
     from importlib.metadata import entry_points
 
-    from . import builtins
-
-    builtins.register_all()
     installed = entry_points()  # one scan of the installed distributions for every group
+    try:
+        _register_builtins(installed.select(group=BUILTINS_GROUP))
+    except BaseException:
+        _loaded = False
+        raise
     for reg in REGISTRIES.values():
         for ep in installed.select(group=reg.group):
             dist = getattr(ep.dist, "name", "?") if ep.dist else "?"

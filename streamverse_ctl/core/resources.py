@@ -11,21 +11,47 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-# Resource types, in dependency order: capacity before traffic. Deletes run in reverse.
-RESOURCE_TYPES: tuple[str, ...] = (
-    "platform.region",  # a region's serving capacity and settings
-    "cdn.pop",  # a CDN point of presence
-    "transcode.ladder",  # an encoding ladder
-    "transcode.pool",  # a GPU transcode node pool
-    "cdn.cache_policy",  # TTL overrides for a set of PoPs
-    "cdn.warm_set",  # content pre-warmed on a set of PoPs
-    "dns.healthcheck",  # a health check DNS answers depend on
-    "dns.record",  # one DNS record set (one per region for routed records)
-    "monitoring.rule_group",  # one Prometheus rule file (its rule groups), from the SLO documents
-)
-TYPE_ORDER: dict[str, int] = {t: i for i, t in enumerate(RESOURCE_TYPES)}
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    """A kind of provider-neutral resource, registered in ``core.registry.resource_types``.
+
+    ``stage`` is its dependency stage: creates and updates run in ascending stage (capacity before
+    the traffic that needs it), deletes in descending stage. ``spec_model``, when given, is a
+    pydantic model every compiled resource of this type must satisfy (checked at compile time for
+    resources made by plugin kinds) and the source of the type's JSON Schema.
+    """
+
+    name: str
+    stage: int
+    description: str = ""
+    spec_model: type[BaseModel] | None = None
+
+    def schema(self) -> dict[str, Any] | None:
+        return None if self.spec_model is None else self.spec_model.model_json_schema()
+
+
+def resource_types() -> list[ResourceType]:
+    """Every registered resource type, in dependency order (stage, then name)."""
+    from .registry import resource_types as registry
+
+    return sorted((registry.get(n) for n in registry.names()), key=lambda t: (t.stage, t.name))
+
+
+def resource_type_names() -> list[str]:
+    """The registered resource type names, in dependency order."""
+    return [t.name for t in resource_types()]
+
+
+def type_rank() -> dict[str, int]:
+    """Resource type name -> its position in dependency order (for sorting changes)."""
+    return {name: i for i, name in enumerate(resource_type_names())}
+
 
 Action = Literal["create", "update", "delete"]
 

@@ -23,14 +23,14 @@ import fnmatch
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError, Problem, Refusal
-from ..core.resources import TYPE_ORDER, Change, Resource, canonical_json, diff_fields
+from ..core.resources import Change, Resource, canonical_json, diff_fields, type_rank
 
 FORMAT_VERSION = 1
 
@@ -195,10 +195,19 @@ def fingerprint(actual: Iterable[Resource]) -> str:
     return h.hexdigest()[:24]
 
 
-def order_key(c: Change) -> tuple[int, int, str]:
-    if c.action == "delete":
-        return (1, -TYPE_ORDER.get(c.type, 99), c.name)
-    return (0, TYPE_ORDER.get(c.type, 99), c.name)
+def order_key(rank: Mapping[str, int]) -> Callable[[Change], tuple[int, int, str]]:
+    """Creates and updates in dependency order of their types, then deletes in reverse order.
+
+    ``rank`` is :func:`~streamverse_ctl.core.resources.type_rank` (the registered types' order).
+    """
+    last = len(rank)
+
+    def key(c: Change) -> tuple[int, int, str]:
+        if c.action == "delete":
+            return (1, -rank.get(c.type, last), c.name)
+        return (0, rank.get(c.type, last), c.name)
+
+    return key
 
 
 def diff(desired: Sequence[Resource], actual: Sequence[Resource], reasons: Mapping[str, str] | None = None,
@@ -235,7 +244,7 @@ def diff(desired: Sequence[Resource], actual: Sequence[Resource], reasons: Mappi
             continue
         changes.append(Change("delete", cur.type, cur.name, cur.provider, dict(cur.spec), None,
                               diff_fields(dict(cur.spec), {}), drifted.get(cur.id, "no longer in the inventory")))
-    changes.sort(key=order_key)
+    changes.sort(key=order_key(type_rank()))
     return changes, sorted(unmanaged)
 
 

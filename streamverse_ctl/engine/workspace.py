@@ -14,7 +14,7 @@ from typing import Any
 from ..compiler import Compiled, CompileInput, Override, compile_inventory
 from ..core.errors import PermanentError, UnsupportedFeature
 from ..core.registry import providers as provider_registry
-from ..core.resources import RESOURCE_TYPES, Resource
+from ..core.resources import Resource, resource_type_names
 from ..core.secrets import resolve_settings
 from ..inventory import Inventory, load_inventory
 from ..providers.base import Provider, ProviderContext
@@ -182,12 +182,13 @@ class Workspace:
         import fnmatch
 
         out: dict[str, list[str]] = {}
+        types = resource_type_names()
         docs = {d.name: d for d in self.inventory.of("Provider")}
         for name, binding in self.compiled.bindings.items():
             doc = docs.get(name)
             patterns = doc.model.serves.types if doc is not None and self.platform != "sim" else ["*"]
             cls = provider_registry.get(binding.type)
-            out[name] = [t for t in RESOURCE_TYPES if t in cls.resource_types
+            out[name] = [t for t in types if cls.serves(t)
                          and any(fnmatch.fnmatchcase(t, p) for p in patterns)]
         return out
 

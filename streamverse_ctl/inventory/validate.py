@@ -231,7 +231,9 @@ def check_meaning(inv: Inventory) -> list[Problem]:
     import fnmatch
 
     from ..core.registry import providers
-    from ..core.resources import RESOURCE_TYPES
+    from ..core.resources import resource_type_names
+
+    type_names = resource_type_names()
 
     for d in valid("Provider"):
         p: m.ProviderSpec = d.model
@@ -239,8 +241,8 @@ def check_meaning(inv: Inventory) -> list[Problem]:
             problems.append(d.problem(f"unknown provider type '{p.type}' (known: {', '.join(providers.names())})",
                                       ("spec", "type")))
         for i, pattern in enumerate(p.serves.types):
-            if not any(fnmatch.fnmatchcase(t, pattern) for t in RESOURCE_TYPES):
-                problems.append(d.problem(f"'{pattern}' matches no resource type ({', '.join(RESOURCE_TYPES)})",
+            if not any(fnmatch.fnmatchcase(t, pattern) for t in type_names):
+                problems.append(d.problem(f"'{pattern}' matches no resource type ({', '.join(type_names)})",
                                           ("spec", "serves", "types", i)))
         for i, region in enumerate(p.serves.regions or []):
             need_region(d, region, ("spec", "serves", "regions", i))

@@ -78,11 +78,16 @@ class Provider(abc.ABC):
         self.attempts = int(self.settings.get("retries", type(self).retry_attempts))
 
     # ----- capabilities -------------------------------------------------------------------------
+    @classmethod
+    def serves(cls, resource_type: str) -> bool:
+        """Whether this provider manages resources of ``resource_type`` (default: ``resource_types``)."""
+        return resource_type in cls.resource_types
+
     def check(self, desired: Sequence[Resource]) -> list[str]:
         """Messages for every desired resource this provider cannot serve (empty list: all fine)."""
         problems = []
         for r in desired:
-            if r.type not in self.resource_types:
+            if not self.serves(r.type):
                 problems.append(f"provider '{self.name}' ({self.type_name()}) does not manage {r.type} "
                                 f"(needed by {r.origin or r.id})")
                 continue
@@ -101,7 +106,7 @@ class Provider(abc.ABC):
     # ----- read ---------------------------------------------------------------------------------
     def read(self, types: Collection[str]) -> list[Resource]:
         """Actual state of the given types, managed and unmanaged (``managed=False``) alike."""
-        wanted = [t for t in types if t in self.resource_types]
+        wanted = [t for t in types if self.serves(t)]
         if not wanted:
             return []
         return self._retrying(lambda: self._read(wanted), "read")

@@ -14,7 +14,7 @@ from streamverse_ctl.runbook import loader
 from streamverse_ctl.runbook.actions.ansible import find_playbook
 
 REPO = Path(__file__).resolve().parents[2]
-BUILTIN = {"regional-failover", "regional-failback", "viral-content"}
+BUILTIN = {p.stem for p in (Path(__file__).resolve().parents[2] / "runbooks").glob("*.yaml")}  # every shipped runbook
 MINIMAL = "name: {name}\ndescription: d\nsteps:\n  - id: s\n    action: sleep\n    with: {{seconds: 0}}\n"
 
 
@@ -57,7 +57,7 @@ def test_an_unknown_runbook_names_every_directory_searched(tmp_path: Path) -> No
     with pytest.raises(PermanentError) as err:
         loader.find("nope", [tmp_path / "missing", tmp_path])
     text = str(err.value)
-    assert text.startswith("no runbook named 'nope' (known: regional-failback, regional-failover, viral-content;")
+    assert text.startswith(f"no runbook named 'nope' (known: {', '.join(sorted(BUILTIN))};")
     assert f"{tmp_path / 'missing'} (does not exist), {tmp_path}, " in text
     assert f"{builtin_dir('runbooks')} (built-in))" in text
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from streamverse_ctl.core.errors import GuardrailRefused, StalePlan
-from streamverse_ctl.core.resources import RESOURCE_TYPES, TYPE_ORDER, Resource
+from streamverse_ctl.core.resources import Resource, resource_type_names, type_rank
 from streamverse_ctl.engine.apply import apply_plan
 from streamverse_ctl.engine.plan import Plan, diff, select
 from streamverse_ctl.engine.workspace import Workspace
@@ -43,10 +43,10 @@ def test_capacity_before_traffic_and_deletes_last_in_reverse_order() -> None:
     creates = [c for c in changes if c.action == "create"]
     deletes = [c for c in changes if c.action == "delete"]
     assert changes == creates + deletes
-    assert [c.type for c in creates] == sorted((c.type for c in creates), key=TYPE_ORDER.__getitem__)
+    assert [c.type for c in creates] == sorted((c.type for c in creates), key=type_rank().__getitem__)
     assert creates[0].type == "platform.region" and creates[-1].type == "dns.record"
     assert [c.type for c in deletes] == ["dns.record", "cdn.pop", "platform.region"]
-    assert RESOURCE_TYPES.index("platform.region") < RESOURCE_TYPES.index("dns.record")
+    assert resource_type_names().index("platform.region") < resource_type_names().index("dns.record")
 
 
 def test_unmanaged_resources_are_left_alone_and_takeover_is_marked() -> None:

@@ -33,7 +33,7 @@ sys.stderr.write("\\nPROBE " + json.dumps({"pydantic": "pydantic" in sys.modules
 def probe(args: list[str], tab: str | None = None, cwd: Path | None = None) -> tuple[dict, str]:  # type: ignore[type-arg]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STREAMVERSE_", "_STREAMVERSE"))}
     env["STREAMVERSE_INVENTORY"] = str(REPO / "inventories" / "demo")
-    env["PYTHONPATH"] = str(REPO)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
     if tab is not None:
         words = tab.split() + ([""] if tab.endswith(" ") else [])
         env.update({"_STREAMVERSE_COMPLETE": "complete_bash", "COMP_WORDS": " ".join(words),

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...core.errors import TemporaryError
-from ...core.resources import RESOURCE_TYPES, Change, Resource, text_digest
+from ...core.resources import Change, Resource, resource_type_names, text_digest
 from ...core.specs import FEATURE_HEALTHCHECK, ROUTING_FEATURES
 from ...inventory.provider_settings import SimSettings
 from ..base import Provider, ProviderContext, VerifyResult
@@ -25,9 +25,16 @@ class SimProvider(Provider):
 
     provider_type = "sim"
     settings_model: ClassVar[type[Any] | None] = SimSettings  # spec.settings, checked by validate
-    resource_types: ClassVar[frozenset[str]] = frozenset(RESOURCE_TYPES)
+    resource_types: ClassVar[frozenset[str]] = frozenset()  # empty: every registered type (see serves)
     features: ClassVar[frozenset[str]] = frozenset([*ROUTING_FEATURES.values(), FEATURE_HEALTHCHECK])
     max_concurrency: ClassVar[int] = 1  # SQLite has one writer; batches are whole stages
+
+    @classmethod
+    def serves(cls, resource_type: str) -> bool:
+        """The simulator stores any registered resource type, plugin types included (unless narrowed)."""
+        if cls.resource_types:
+            return resource_type in cls.resource_types
+        return resource_type in resource_type_names()
 
     def __init__(self, name: str, settings: Mapping[str, Any], context: ProviderContext) -> None:
         super().__init__(name, settings, context)
