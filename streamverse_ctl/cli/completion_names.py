@@ -4,8 +4,9 @@ Loading an inventory validates every document with pydantic; importing the model
 than the rest of a TAB. A completer needs only each document's kind and name, so this reads the YAML
 files the loader would read (every regular ``*.yaml``/``*.yml`` below the directory, sorted, and the
 ``extends`` chain of its ``Inventory`` document, an overlay's document replacing the base's in place)
-and nothing else. It stays inside the inventory root as the loader does (``extends`` and linked files
-outside it are not read) and never fails: an unreadable or broken file offers nothing.
+and nothing else, from the loader's parse cache when it is warm. It stays inside the inventory root
+as the loader does (``extends`` and linked files outside it are not read) and never fails: an
+unreadable or broken file offers nothing.
 """
 
 from __future__ import annotations
@@ -96,13 +97,23 @@ def _files(directory: Path) -> list[Path]:
 
 
 def _documents(path: Path) -> list[dict[str, Any]]:
-    import yaml
+    """The file's documents: from the loader's parse cache when it has parsed this content before
+    (no YAML parser needed), else parsed here (not stored: the cache holds only the loader's parse)."""
+    from ..inventory import parsecache
 
     try:
         if path.stat().st_size > MAX_BYTES:
             return []
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+    except OSError:
+        return []
+    cached = parsecache.load(raw)
+    if cached is not None:
+        return [data for data, _line in cached[0] if isinstance(data, dict)]
+    import yaml
+
+    try:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        return [d for d in yaml.load_all(text, Loader=loader) if isinstance(d, dict)]
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, ValueError):
+        return [d for d in yaml.load_all(raw.decode("utf-8"), Loader=loader) if isinstance(d, dict)]
+    except (UnicodeDecodeError, yaml.YAMLError, ValueError):
         return []

@@ -34,3 +34,13 @@ def test_an_overlay_replaces_in_place_and_extends_never_leaves_the_root(tmp_path
     (inner / "inventory.yaml").write_text("kind: Inventory\nspec: {extends: ../../outside}\n")
     (inner / "link.yaml").symlink_to(outside / "x.yaml")
     assert read_names(inner).documents == []  # neither the extends nor the linked file outside the root
+
+
+def test_a_warm_parse_cache_is_used_and_an_edit_is_still_seen(inventories_copy: Path) -> None:
+    demo = inventories_copy / "demo"
+    load_inventory(demo, validate_meaning=False)  # fills the parse cache (the session's private one)
+    assert "us-east" in [d.name for d in read_names(demo).of("Region")]
+    pops = demo / "pops.yaml"
+    pops.write_text(pops.read_text().replace("{name: nyc1,", "{name: nyc9,"))  # new content: not in the cache
+    names = [d.name for d in read_names(demo).of("PoP")]
+    assert "nyc9" in names and "nyc1" not in names

@@ -26,12 +26,16 @@ except SystemExit:
     pass
 verbs = sorted(m.rsplit(".", 1)[1] for m in sys.modules if m.startswith("streamverse_ctl.cli.")
                and m.rsplit(".", 1)[1] in names)
-sys.stderr.write("\\nPROBE " + json.dumps({"pydantic": "pydantic" in sys.modules, "verbs": verbs}) + "\\n")
+sys.stderr.write("\\nPROBE " + json.dumps({"pydantic": "pydantic" in sys.modules, "verbs": verbs,
+                                         "yaml": "yaml" in sys.modules}) + "\\n")
 """
 
 
-def probe(args: list[str], tab: str | None = None, cwd: Path | None = None) -> tuple[dict, str]:  # type: ignore[type-arg]
+def probe(args: list[str], tab: str | None = None, cwd: Path | None = None,  # type: ignore[type-arg]
+          cache: Path | None = None) -> tuple[dict, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("STREAMVERSE_", "_STREAMVERSE"))}
+    if cache is not None:
+        env["STREAMVERSE_CACHE_DIR"] = str(cache)
     env["STREAMVERSE_INVENTORY"] = str(REPO / "inventories" / "demo")
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
     if tab is not None:
@@ -42,6 +46,9 @@ def probe(args: list[str], tab: str | None = None, cwd: Path | None = None) -> t
                          capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
     line = [x for x in out.stderr.splitlines() if x.startswith("PROBE ")][-1]
     seen = json.loads(line[6:])
+    yaml = seen.pop("yaml")
+    if cache is not None:
+        seen["yaml"] = yaml
     if tab is not None:  # a TAB imports cli/completion.py for its completers: not a verb being built
         seen["verbs"] = [v for v in seen["verbs"] if v != "completion"]
     return seen, out.stdout + out.stderr.replace(line, "")
@@ -94,6 +101,16 @@ def test_help_only_is_only_a_bare_help_request() -> None:
 
 
 def test_a_tab_on_inventory_names_reads_them_without_the_models(tmp_path: Path) -> None:
-    seen, out = probe([], tab="streamverse ctl failover ", cwd=tmp_path)
-    assert out.split() == ["us-east", "us-west", "eu-west", "ap-pacific", "sa-east", "me-central"]
+    regions = ["us-east", "us-west", "eu-west", "ap-pacific", "sa-east", "me-central"]
+    cache = tmp_path / "cache"
+    seen, out = probe([], tab="streamverse ctl failover ", cwd=tmp_path, cache=cache)
+    assert out.split() == regions
     assert not seen["pydantic"] and "failover" in seen["verbs"] and "status" not in seen["verbs"]
+    assert seen["yaml"]  # a cold parse cache: the YAML is parsed here
+    env = {**os.environ, "STREAMVERSE_CACHE_DIR": str(cache), "PYTHONPATH": os.pathsep.join(
+        [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    warm = subprocess.run([str(Path(sys.executable).parent / "streamverse"), "ctl", "validate", "-i",
+                           str(REPO / "inventories" / "demo")], env=env, capture_output=True, text=True, timeout=60)
+    assert warm.returncode == 0, warm.stderr
+    seen, out = probe([], tab="streamverse ctl failover ", cwd=tmp_path, cache=cache)
+    assert out.split() == regions and not seen["yaml"]  # what validate parsed is not parsed again
