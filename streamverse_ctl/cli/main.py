@@ -225,7 +225,8 @@ def help_only(args: list[str]) -> bool:
     """A bare help request: ``[ctl] [VERB [SUBVERB]] --help`` (or ``ctl`` alone), nothing else to parse."""
     words = [a for a in args if a not in ("-h", "--help")]
     asks = len(words) < len(args) or words in ([], ["ctl"])
-    return asks and len(words) <= 3 and all(w.replace("-", "").replace("_", "").isalnum() for w in words)
+    return asks and len(words) <= 3 and all(not w.startswith("-") and w.replace("-", "").replace("_", "").isalnum()
+                                            for w in words)
 
 
 def _invoke(app: typer.Typer, prog: str) -> int:

@@ -98,6 +98,7 @@ def test_help_only_is_only_a_bare_help_request() -> None:
     assert main.help_only(["ctl", "dns", "set-weights", "-h"])
     assert not main.help_only(["ctl", "plan"])
     assert not main.help_only(["ctl", "plan", "-i", "x", "--help"])  # options are parsed: coerce them
+    assert not main.help_only(["ctl", "--secrets-dir", "d", "--help"])
 
 
 def test_a_tab_on_inventory_names_reads_them_without_the_models(tmp_path: Path) -> None:
