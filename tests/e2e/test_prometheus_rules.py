@@ -147,3 +147,14 @@ def test_a_rule_file_it_did_not_write_is_left_alone(rules: Rules) -> None:
     assert rules("apply", "--yes").returncode == 0
     assert theirs.exists()
     assert "team" in rules.loaded()
+
+
+def test_the_shipped_prometheus_config_loads_the_providers_rule_files(promtool: str) -> None:
+    import yaml
+
+    path = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "prometheus.yml"
+    check = subprocess.run([promtool, "check", "config", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    config = yaml.safe_load(path.read_text())
+    assert config["rule_files"] == ["/etc/prometheus/streamverse/*.rules.yml"]
+    assert "rulesDir: /etc/prometheus/streamverse" in path.read_text()  # the Provider example names the same dir
