@@ -62,8 +62,16 @@ def _err(exc: BaseException) -> str:
 
 def gather(ws: Workspace) -> dict[str, Any]:
     """The whole status document (plain JSON data)."""
-    regions = ws.compiled.regions
     prom = _prometheus(ws)
+    try:
+        return _gather(ws, prom)
+    finally:
+        if prom is not None:
+            prom.close()
+
+
+def _gather(ws: Workspace, prom: Any) -> dict[str, Any]:
+    regions = ws.compiled.regions
     health, health_sources = _health(ws, prom, list(regions))
     shares, traffic_source = _shares(ws, health)
     load, load_source = _load(ws, prom, shares)
