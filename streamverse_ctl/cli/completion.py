@@ -39,11 +39,12 @@ def completing() -> bool:
 # ----- what a TAB offers ------------------------------------------------------------------------
 
 def _inventory(ctx: Any) -> Any:
-    from ..inventory.loader import load_inventory
+    """The inventory's document kinds and names (read without validating it: see completion_names)."""
     from .common import DEFAULT_INVENTORY
+    from .completion_names import read_names
 
     directory = ctx.params.get("inventory") or os.environ.get("STREAMVERSE_INVENTORY") or DEFAULT_INVENTORY
-    return load_inventory(directory, validate_meaning=False)
+    return read_names(directory)
 
 
 def kinds(ctx: Any, incomplete: str) -> list[str]:
@@ -113,12 +114,17 @@ def _completer(path: tuple[str, ...], param: str, siblings: Iterable[str]) -> Ca
 
 
 def attach(cmd: Any, path: tuple[str, ...] = ()) -> None:
-    """Give the parameters of every command under ``cmd`` their completer (by parameter name)."""
+    """Give the parameters of every command under ``cmd`` their completer (by parameter name), and
+    let a TAB parse the line without coercing values."""
     from typer._click.shell_completion import CompletionItem
 
     for name, sub in (getattr(cmd, "commands", None) or {}).items():
         attach(sub, (*path, name))
     params = [p.name for p in getattr(cmd, "params", [])]
+    if not path:
+        from .rawparse import keep_values_as_typed
+
+        keep_values_as_typed()
     for p in getattr(cmd, "params", []):
         fn = _completer(path, p.name, params)
         if fn is None:

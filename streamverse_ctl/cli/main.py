@@ -50,6 +50,8 @@ VERBS: dict[str, tuple[str, str]] = {
                          "write a report."),
     "transcode": ("app", "Transcoding: the encoding ladder's ffmpeg commands and Kubernetes Jobs."),
     "probe": ("app", "Synthetic playback probe: DNS, PoP, playlists and first segment against the startup SLO."),
+    "status": ("command", "Regions (health, serving, traffic share, load vs capacity, hit ratio), SLO burn rates, "
+                          "overrides, runbooks."),
     "completion": ("command", 'Print the shell completion script: eval "$(streamverse ctl completion bash)".'),
 }
 
@@ -136,13 +138,38 @@ def _placeholder() -> None:  # never runs: a verb named on the command line is b
     raise RuntimeError("verb placeholder invoked")
 
 
+def completion_words(ctl: bool) -> list[str]:
+    """The complete words before the one a TAB completes, after ``streamverse ctl`` (or
+    ``streamverse-ctl``), from the variables the shell scripts set (bash: COMP_WORDS/COMP_CWORD;
+    zsh, fish, PowerShell: _TYPER_COMPLETE_ARGS)."""
+    import shlex
+
+    def split(text: str) -> list[str]:
+        try:
+            return shlex.split(text)
+        except ValueError:  # an open quote in the line being completed
+            return text.split()
+
+    if "COMP_WORDS" in os.environ:
+        words = split(os.environ["COMP_WORDS"])[1:max(1, int(os.environ.get("COMP_CWORD") or 0))]
+    else:
+        line = os.environ.get("_TYPER_COMPLETE_ARGS", "")
+        words = split(line)[1:]
+        if words and (os.environ.get("_TYPER_COMPLETE_WORD_TO_COMPLETE") or not line.endswith(" ")):
+            words = words[:-1]
+    return words if ctl else words[1:] if words[:1] == ["ctl"] else []
+
+
 def requested_verb(args: list[str]) -> str | None:
-    """The ctl verb named on a command line (``--help``: ""; shell completion: None, build all)."""
+    """The ctl verb named on a command line (``--help``: "", build none of them for real).
+
+    On a TAB the verb is read from the words being completed: only that verb is built (a TAB on the
+    verb name itself builds none: the names and help lines are listed from :data:`VERBS`)."""
     if any(k.startswith("_STREAMVERSE") and k.endswith("_COMPLETE") for k in os.environ):
         from typer._completion_classes import completion_init
 
         completion_init()
-        return None
+        args = completion_words(ctl="_STREAMVERSE_CTL_COMPLETE" in os.environ)
     skip = False
     for arg in args:
         if skip:
@@ -196,6 +223,14 @@ def _setup_logging() -> None:
     logger.propagate = False
 
 
+def help_only(args: list[str]) -> bool:
+    """A bare help request: ``[ctl] [VERB [SUBVERB]] --help`` (or ``ctl`` alone), nothing else to parse."""
+    words = [a for a in args if a not in ("-h", "--help")]
+    asks = len(words) < len(args) or words in ([], ["ctl"])
+    return asks and len(words) <= 3 and all(not w.startswith("-") and w.replace("-", "").replace("_", "").isalnum()
+                                            for w in words)
+
+
 def _invoke(app: typer.Typer, prog: str) -> int:
     from typer._click import exceptions as cx  # typer vendors click; its exceptions are these
 
@@ -203,6 +238,10 @@ def _invoke(app: typer.Typer, prog: str) -> int:
     from ..core.secrets import redact
 
     _setup_logging()
+    if help_only(sys.argv[1:]):
+        from .rawparse import keep_values_as_typed
+
+        keep_values_as_typed()  # help parses nothing: no pydantic for typer's value coercion
     try:
         if any(k.startswith("_STREAMVERSE") and k.endswith("_COMPLETE") for k in os.environ):
             from .completion import attach
@@ -253,7 +292,8 @@ def run() -> None:
     _name_plugin_dirs(ctl_args)
     only = requested_verb(ctl_args)
     # `streamverse --help` lists only the ctl group: plugin verbs are discovered when ctl is used
-    sys.exit(_invoke(build_root(only, plugin_verbs=args[:1] == ["ctl"] or only is None), "streamverse"))
+    completing = any(k.startswith("_STREAMVERSE") and k.endswith("_COMPLETE") for k in os.environ)
+    sys.exit(_invoke(build_root(only, plugin_verbs=args[:1] == ["ctl"] or completing), "streamverse"))
 
 
 def run_ctl() -> None:

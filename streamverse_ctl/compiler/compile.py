@@ -27,6 +27,7 @@ from .dnsrecord import canonical_values, compile_record, plain_spec
 from .edge_sites import edge_site_resources
 from .plugin_kinds import plugin_resources
 from .scaling import origin_fleets, pool_scaling
+from .slo_resources import rule_resources
 
 SIM = "sim"
 
@@ -161,6 +162,7 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
             assert isinstance(spec, m.DnsRecordSpec)
             out.append(compile_record(spec, origin(kind, name)))
     out.extend(plugin_resources(inv, models, problems))
+    out.extend(rule_resources(inv, models))  # only when a prometheus provider serves the rule files
     if ci.overrides:
         # name the override only on resources it actually changes
         plain = {x.id: x.spec for x in compile_inventory(inv, CompileInput(ci.drained, [], ci.platform,

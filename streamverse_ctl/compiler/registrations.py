@@ -23,6 +23,7 @@ TYPES: tuple[ResourceType, ...] = (
     ResourceType("cdn.distribution", 65, "a CDN distribution (CloudFront): origins and path TTLs"),
     ResourceType("dns.healthcheck", 70, "a health check DNS answers depend on"),
     ResourceType("dns.record", 80, "one DNS record set (one per region for routed records)"),
+    ResourceType("monitoring.rule_group", 90, "one Prometheus rule file (its rule groups), from the SLO documents"),
 )
 
 

@@ -149,6 +149,19 @@ class AutoScalingSettings(AwsClientSettings):
                                          description="SQS endpoint for queue depths (default: endpointUrl)")
 
 
+class PrometheusRulesSettings(ProviderSettings):
+    """The ``prometheus`` rules provider: the SLO rule files in a directory Prometheus loads."""
+
+    rules_dir: str = Field(description="directory of the rule files (Prometheus' rule_files must include "
+                                       "DIR/*.rules.yml)")
+    url: str = Field(pattern=r"^https?://\S+$", description="Prometheus base URL: reload and /api/v1/rules")
+    reload_url: str | None = Field(None, pattern=r"^https?://\S+$",
+                                   description="POSTed after writing (default <url>/-/reload; needs "
+                                               "--web.enable-lifecycle)")
+    promtool: str = Field("promtool", description="promtool, to check the files before they are swapped in")
+    timeout: Seconds = Field(10, gt=0)
+
+
 BUILTIN_SETTINGS: dict[str, type[ProviderSettings]] = {
     "sim": SimSettings,
     "route53": Route53Settings,
@@ -157,6 +170,7 @@ BUILTIN_SETTINGS: dict[str, type[ProviderSettings]] = {
     "kubernetes": KubernetesSettings,
     "cloudfront": CloudFrontSettings,
     "autoscaling": AutoScalingSettings,
+    "prometheus": PrometheusRulesSettings,
 }
 
 

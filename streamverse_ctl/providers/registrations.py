@@ -16,6 +16,7 @@ PROVIDERS: dict[str, str] = {
     "kubernetes": "streamverse_ctl.providers.kubernetes:KubernetesProvider",
     "cloudfront": "streamverse_ctl.providers.cloudfront:CloudFrontProvider",
     "autoscaling": "streamverse_ctl.providers.autoscaling:AutoScalingProvider",
+    "prometheus": "streamverse_ctl.providers.prometheus_rules:PrometheusRulesProvider",
 }
 
 

@@ -68,9 +68,10 @@ class PromData:
 
 
 class PrometheusServer(ChildServer):
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, rules_dir: Path | None = None) -> None:
         super().__init__("prometheus", workdir)
         self.port = 0
+        self.rules_dir = rules_dir  # when given, rule_files loads <rules_dir>/*.rules.yml
         end = (int(time.time()) // 3600) * 3600 - 3600
         self.data = PromData(end=float(end), start=float(end - STEP * (SAMPLES - 1)))
 
@@ -90,7 +91,8 @@ class PrometheusServer(ChildServer):
             if run.returncode != 0:
                 raise RuntimeError(f"promtool create-blocks-from failed:\n{run.stdout}\n{run.stderr}")
         config = self.workdir / "prometheus.yml"
-        config.write_text("global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n")
+        rules = f"rule_files: ['{self.rules_dir}/*.rules.yml']\n" if self.rules_dir else ""
+        config.write_text("global:\n  scrape_interval: 1h\n  evaluation_interval: 1h\nscrape_configs: []\n" + rules)
         self.port = free_port()
         self.spawn([prometheus, f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
                     f"--web.listen-address=127.0.0.1:{self.port}", "--storage.tsdb.retention.time=400d",

@@ -77,6 +77,10 @@ class SimProvider(Provider):
             out.append(VerifyResult(r.id, ok, 0.0, "" if ok else "sim platform holds a different value", "sim"))
         return out
 
+    def hit_ratios(self) -> dict[str, float]:
+        """PoP -> the sim's modelled cache hit ratio (``status`` shows it when no Prometheus measures one)."""
+        return self.store.hit_ratios()
+
     def shares(self) -> dict[str, dict[str, float]]:
         return traffic_shares([r for r in self._read(["dns.record"])], self.store.region_health())
 
