@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from ...core.errors import PermanentError
+from ...engine import overrides as ov
 from ..context import ActionContext
-from ..overrides import clear, current_spec, set_or_clear
 
 
 def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None, min_nodes: int | None = None,
@@ -28,17 +29,17 @@ def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None
         for d in docs:
             target = [f"TranscodePool/{d.name}"]
             if reset:
-                if any((o.kind, o.name) == ("TranscodePool", d.name) for o in ws.overrides()):
-                    out.setdefault("pool_changed", []).append(clear(ctx, "TranscodePool", d.name, target)["changed"])
+                if ov.has_override(ws, "TranscodePool", d.name):
+                    out.setdefault("pool_changed", []).append(_clear(ctx, d.name)["changed"])
                 out["pools"][d.name] = d.model.min_nodes
                 continue
             assert min_nodes is not None
-            spec = current_spec(ctx, "TranscodePool", d.name)
+            spec = ov.current_spec(ws, "TranscodePool", d.name)
             merge: dict[str, Any] = {"minNodes": int(min_nodes)}
             if int(min_nodes) > spec.max_nodes:
                 merge["maxNodes"] = int(min_nodes)
-            done = set_or_clear(ctx, "TranscodePool", d.name, merge,
-                                f"runbook {ctx.runbook} ({ctx.run_id}): scale to {min_nodes} nodes", target)
+            why = f"runbook {ctx.runbook} ({ctx.run_id}): scale to {min_nodes} nodes"
+            done = ctx.apply(target, stage=partial(ov.stage_or_clear, ws, "TranscodePool", d.name, merge, why))
             out.setdefault("pool_changed", []).append(done["changed"])
             out["pools"][d.name] = int(min_nodes)
     if origin_nodes is not None or (reset and region is not None):
@@ -63,6 +64,12 @@ def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None
         out["origin_changed"] = f"{'would change: ' if ctx.dry_run else ''}sim: origin nodes of {region} -> {shown}"
     what = _changed(out)
     return {**out, "changed": what}
+
+
+def _clear(ctx: ActionContext, pool: str) -> dict[str, Any]:
+    """Return a transcode pool to its inventory spec (through apply) and forget its override."""
+    return ctx.apply([f"TranscodePool/{pool}"],
+                     stage=lambda: ov.stage_clear(ctx.ws, "TranscodePool", pool, ctx.purpose))
 
 
 def _changed(out: dict[str, Any]) -> str:
@@ -93,7 +100,7 @@ def release(ctx: ActionContext, scaled_by: str = "regional-failover", keep: list
         doc = ws.inventory.get("TranscodePool", o.name)
         if doc is None or doc.model.region in keep_regions:
             continue
-        changed.append(clear(ctx, "TranscodePool", o.name, [f"TranscodePool/{o.name}"])["changed"])
+        changed.append(_clear(ctx, o.name)["changed"])
         released[o.name] = doc.model.min_nodes
     origin: list[str] = []
     store = ctx.sim() if ctx.unserved("platform.origin") is None else None  # a sim stand-in scaled nothing real
