@@ -88,7 +88,7 @@ def clear_override(
     forced = check_force(force)
     ws = workspace(inventory, state_dir, var, platform)
     try:
-        ov.weights_merge(ws, policy, {})  # a weighted policy of this inventory, or a clear message
+        ov.document(ws, "TrafficPolicy", policy, "clear-override")  # a policy of this inventory, or a clear message
         if not ov.has_override(ws, "TrafficPolicy", policy):
             console().print(f"no override of TrafficPolicy/{policy}; nothing to clear")
             return

@@ -42,7 +42,8 @@ class Outcome:
 
 
 # ----- staging ----------------------------------------------------------------------------------
-def _document(ws: Workspace, kind: str, name: str, what: str) -> Any:
+def document(ws: Workspace, kind: str, name: str, what: str = "override") -> Any:
+    """The inventory document ``kind/name``; InputError naming the known ones if there is none."""
     doc = ws.inventory.get(kind, name)
     if doc is None:
         known = ", ".join(d.name for d in ws.inventory.of(kind)) or "none"
@@ -61,7 +62,7 @@ def _stage(ws: Workspace, override: Override) -> Override:
 def stage(ws: Workspace, kind: str, name: str, merge: Mapping[str, Any], reason: str = "") -> Override:
     """Stage a JSON merge patch on a document's spec (on top of any override in force); raises
     InputError, in inventory terms, if the result is not a valid spec."""
-    doc = _document(ws, kind, name, "override")
+    doc = document(ws, kind, name, "override")
     existing = next((o for o in ws.overrides() if (o.kind, o.name) == (kind, name)), None)
     combined = merge_patch(dict(existing.merge), dict(merge)) if existing else dict(merge)
     try:
@@ -75,14 +76,14 @@ def stage(ws: Workspace, kind: str, name: str, merge: Mapping[str, Any], reason:
 
 def stage_clear(ws: Workspace, kind: str, name: str, reason: str = "") -> Override:
     """Stage the return of a document to its inventory spec (forgetting its override once applied)."""
-    _document(ws, kind, name, "override")
+    document(ws, kind, name, "override")
     return _stage(ws, Override(kind, name, {}, whoami(), now(), f"clearing ({reason})" if reason else "clearing"))
 
 
 def stage_or_clear(ws: Workspace, kind: str, name: str, merge: Mapping[str, Any], reason: str = "") -> bool:
     """Stage ``merge``; if the result equals the inventory's own spec, stage a clear instead (True)."""
     stage(ws, kind, name, merge, reason)
-    if current_spec(ws, kind, name) == _document(ws, kind, name, "override").model:
+    if current_spec(ws, kind, name) == document(ws, kind, name, "override").model:
         stage_clear(ws, kind, name, reason)
         return True
     return False
@@ -111,7 +112,7 @@ def is_clearing(override: Override) -> bool:
 
 def current_spec(ws: Workspace, kind: str, name: str) -> Any:
     """A document's spec model with the override in force (stored, or staged) applied."""
-    doc = _document(ws, kind, name, "override")
+    doc = document(ws, kind, name, "override")
     model = doc.model
     override = next((o for o in ws.overrides() if (o.kind, o.name) == (kind, name)), None)
     if override is None or is_clearing(override):

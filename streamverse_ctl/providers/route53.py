@@ -31,7 +31,9 @@ Ownership
   registry record sets (any owner's) are never returned as resources. Records and the registry
   shards they touch go out in one atomic change batch; an entry whose record set was deleted
   behind our back is dropped the next time its shard is rewritten. A 10,000-record zone has 256
-  registry record sets, so a plan pages through ~2.5 % more than the records themselves.
+  registry record sets, so a plan pages through ~2.5 % more than the records themselves. Each
+  shard a write leaves names the writing state's lineage (``_lineage=…``): its record sets read
+  with that ``owner``, and so do the health checks they use (checks keep no lineage of their own).
 * Health checks: created with a ``CallerReference`` of ``svctl-<hash of ownerId>-z<hash of hosted
   zone id>-...`` (immutable and listed for free) and tagged ``streamverse:owner=<ownerId>``,
   ``streamverse:zone=<hosted zone id>``, ``streamverse:name=<resource name>``, ``streamverse:policy``,
@@ -70,6 +72,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cached_property, partial
 from typing import Any, ClassVar
 
@@ -322,6 +325,9 @@ class Route53Provider(Provider):
                 owner = registry.lineage_of(shards.get(self._our_shard(fqdn, rr["Type"]), {}))
             records.append(Resource(RECORD, record_name(spec), spec, self.name, managed=entry is not None,
                                     owner=owner))
+        # a health check belongs to the state that owns the record sets using it (checks carry no lineage)
+        users = {str(r.spec["health_check"]): r.owner for r in records if r.owner and r.spec.get("health_check")}
+        checks = [replace(c, owner=users[c.name]) if c.managed and c.name in users else c for c in checks]
         return (checks if HEALTHCHECK in types else []) + (records if RECORD in types else [])
 
     def _iter_record_sets(self) -> Iterator[dict[str, Any]]:

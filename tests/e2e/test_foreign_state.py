@@ -203,7 +203,7 @@ def test_env_state_url_points_the_runner_at_the_owner(pdns, on_powerdns) -> None
 
 
 # ----- Route 53 (a real moto server) ------------------------------------------------------------
-def test_route53_foreign_state_refused(moto, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_route53_foreign_state_refused(moto, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import boto3
 
     from tests.servers.inventory import demo_on_route53
@@ -228,6 +228,15 @@ def test_route53_foreign_state_refused(moto, tmp_path: Path) -> None:  # type: i
     laptop.ok("apply", "--yes")
     a = lineage(laptop)
     assert registry() and all(f"_lineage={a}" in v for v in registry())  # every shard names the laptop's state
+    from streamverse_ctl.engine.workspace import Workspace
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL_ROUTE_53", moto.url)  # read back in process, as a plan does
+    ws = Workspace(laptop.inventory, state_dir=laptop.state)
+    try:
+        read = [r for r in ws.read_actual(["route53"]) if r.managed]
+    finally:
+        ws.close()
+    assert {r.type for r in read} == {"dns.record", "dns.healthcheck"} and {r.owner for r in read} == {a}
     laptop.ok("dns", "set-weights", "www", "us-east=0", "us-west=50", "-m", "incident", "--yes")
     before = weights()
     assert before["us-east"] == 0
