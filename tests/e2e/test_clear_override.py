@@ -23,6 +23,10 @@ def overrides(cli: CLI) -> list[dict]:  # type: ignore[type-arg]
 
 
 def incident(cli: CLI) -> None:
+    out = cli("dns", "set-weights", "www", "us-east=0", "us-west=50", "--platform", "sim", "--dry-run", "-o", "json")
+    assert out.returncode == 2, out.stdout + out.stderr  # shown, not written
+    assert any(c["id"] == "dns.record/www.streamverse.example./A/us-east" for c in json.loads(out.stdout)["changes"])
+    assert sim_weight(cli) == 30 and overrides(cli) == []
     cli.ok("dns", "set-weights", "www", "us-east=0", "us-west=50", "--platform", "sim", "--yes", "-m", "incident")
     assert sim_weight(cli) == 0 and sim_weight(cli, US_WEST) == 50
 
