@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 ForceOpt = Annotated[list[str] | None, typer.Option(
     "--force", metavar="GUARDRAIL", help="Override one named guardrail: change-size, min-regions, unhealthy-region, "
-    "adopt (repeatable; zero-serving cannot be overridden).")]
+    "adopt, foreign-state (repeatable; zero-serving cannot be overridden).")]
 AutoApproveOpt = Annotated[bool, typer.Option("--auto-approve", "--yes", "-y", help="Do not ask for confirmation.")]
 LockTimeoutOpt = Annotated[float, typer.Option("--lock-timeout", metavar="SECONDS",
     help="Seconds to wait for the lock.")]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .apply import AutoApproveOpt, ForceOpt, LockTimeoutOpt, check_force, confirm_and_apply
+from .apply import AutoApproveOpt, ForceOpt, LockTimeoutOpt, check_force
 from .common import (
     DEFAULT_INVENTORY,
     InventoryOpt,
@@ -20,9 +20,15 @@ from .common import (
     simple_table,
     workspace,
 )
+from .override_run import run_override
 
 app = typer.Typer(help="DNS traffic steering: set weights, list overrides, verify answers, query.",
                   no_args_is_help=True)
+
+
+DryRunOpt = Annotated[bool, typer.Option(
+    "--dry-run", help="Show the plan and the guardrails' verdict; write nothing (exit 2 if it would change "
+    "something, 3 if a guardrail would refuse).")]
 
 
 @app.command("set-weights")
@@ -33,7 +39,7 @@ def set_weights(
         help="Why (kept in the audit log and shown by plan).")] = "",
     inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, var: VarOpt = None,
     platform: PlatformOpt = None, auto_approve: AutoApproveOpt = False, force: ForceOpt = None,
-    lock_timeout: LockTimeoutOpt = 0.0, output: OutputOpt = Output.table,
+    lock_timeout: LockTimeoutOpt = 0.0, dry_run: DryRunOpt = False, output: OutputOpt = Output.table,
 ) -> None:
     """Change a weighted policy's weights now, through plan, guardrails, lock, journal and audit.
 
@@ -42,7 +48,7 @@ def set_weights(
 
     Example: streamverse ctl dns set-weights www us-east=0 -m maintenance
     """
-    from ..engine.operations import persist_pending, stage_override, weights_merge
+    from ..engine import overrides as ov
 
     parsed: dict[str, int] = {}
     for pair in weights:
@@ -53,13 +59,11 @@ def set_weights(
     forced = check_force(force)
     ws = workspace(inventory, state_dir, var, platform)
     try:
-        merge = weights_merge(ws, policy, parsed)
-        with ws.locked(f"dns set-weights {policy}", timeout=lock_timeout):  # stage and plan on today's state
-            stage_override(ws, "TrafficPolicy", policy, merge, reason or "dns set-weights")
-            plan = ws.plan([f"TrafficPolicy/{policy}"], force=forced)
-            confirm_and_apply(ws, plan, saved=False, force=forced, auto_approve=auto_approve,
-                              lock_timeout=lock_timeout, output=output, purpose=f"dns set-weights {policy}",
-                              before_write=lambda: persist_pending(ws))
+        merge = ov.weights_merge(ws, policy, parsed)  # bad input is reported before any lock is taken
+        run_override(ws, f"TrafficPolicy/{policy}", f"dns set-weights {policy}",
+                     lambda: ov.stage(ws, "TrafficPolicy", policy, merge, reason or "dns set-weights"),
+                     forced=forced, auto_approve=auto_approve, lock_timeout=lock_timeout, dry_run=dry_run,
+                     output=output)
     finally:
         ws.close()
 
@@ -67,23 +71,33 @@ def set_weights(
 @app.command("clear-override")
 def clear_override(
     policy: Annotated[str, typer.Argument(help="TrafficPolicy name")],
-    inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None,
-    lock_timeout: LockTimeoutOpt = 0.0,
+    inventory: InventoryOpt = DEFAULT_INVENTORY, state_dir: StateDirOpt = None, var: VarOpt = None,
+    platform: PlatformOpt = None, auto_approve: AutoApproveOpt = False, force: ForceOpt = None,
+    lock_timeout: LockTimeoutOpt = 0.0, dry_run: DryRunOpt = False, output: OutputOpt = Output.table,
 ) -> None:
-    """Forget a set-weights override: the next plan/apply returns to the inventory's weights.
+    """Return a policy to the inventory's weights: plan, guardrails, apply, then forget the override.
 
-    Example: streamverse ctl dns clear-override www
+    Like set-weights it shows the plan, asks (or --auto-approve), and is refused (exit 3) when a
+    guardrail objects, e.g. a region health checks mark down would get traffic back; the override
+    stays in force then. `--force NAME` overrides one guardrail.
+
+    Example: streamverse ctl dns clear-override www --auto-approve
     """
-    from ..engine.operations import clear_override as clear
+    from ..engine import overrides as ov
 
-    ws = workspace(inventory, state_dir)
+    forced = check_force(force)
+    ws = workspace(inventory, state_dir, var, platform)
     try:
-        with ws.locked(f"dns clear-override {policy}", timeout=lock_timeout):  # never behind a running apply
-            found = clear(ws, "TrafficPolicy", policy)
+        ov.document(ws, "TrafficPolicy", policy, "clear-override")  # a policy of this inventory, or a clear message
+        if not ov.has_override(ws, "TrafficPolicy", policy):
+            console().print(f"no override of TrafficPolicy/{policy}; nothing to clear")
+            return
+        run_override(ws, f"TrafficPolicy/{policy}", f"dns clear-override {policy}",
+                     lambda: ov.stage_clear(ws, "TrafficPolicy", policy, f"dns clear-override {policy}"),
+                     forced=forced, auto_approve=auto_approve, lock_timeout=lock_timeout, dry_run=dry_run,
+                     output=output)
     finally:
         ws.close()
-    console().print(f"override of TrafficPolicy/{policy} cleared; run plan/apply to converge" if found
-                    else f"no override of TrafficPolicy/{policy}")
 
 
 @app.command("overrides")

@@ -77,7 +77,10 @@ class Resource:
     ``requires`` lists the provider features the resource needs (e.g. ``dns.routing.weighted``)
     so an unsupported feature is refused at plan time. ``origin`` says which inventory document
     produced it, for messages. ``managed`` is False for actual resources the tool does not own.
-    ``etag``, when a provider sets it, must equal ``spec_digest(spec)``.
+    ``etag``, when a provider sets it, must equal ``spec_digest(spec)``. ``owner``, on an actual
+    resource, is the lineage of the state whose apply last wrote it, read from the provider's
+    ownership marker ("" when the marker holds none: written before lineages were recorded, or
+    not ours); the ``foreign-state`` guardrail compares it with the workspace's state lineage.
     """
 
     type: str
@@ -89,6 +92,7 @@ class Resource:
     origin: str = ""
     managed: bool = True
     etag: str = ""  # the spec's digest when the provider already knows it (saves re-serialising)
+    owner: str = field(default="", compare=False)  # lineage of the state that wrote it (actual resources)
 
     @property
     def id(self) -> str:

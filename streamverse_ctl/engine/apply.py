@@ -80,6 +80,8 @@ def apply_plan(ws: Workspace, plan: Plan, *, saved: bool = False, force: Collect
             ws.state.audit("apply", plan.id, "refused", refusals=[r.message for r in refusals],
                            forced=sorted(force))
             raise GuardrailRefused(refusals)
+        if "foreign-state" in force and not plan.empty:  # a deliberate take-over: say from whom, in the audit log
+            _audit_takeover(ws, plan)
         if before_write is not None:
             before_write()
         if plan.empty:
@@ -132,6 +134,17 @@ def apply_plan(ws: Workspace, plan: Plan, *, saved: bool = False, force: Collect
         ws.state.audit("verify", plan.id, "ok" if not bad else "mismatch", checked=len(results),
                        mismatched=[v.resource_id for v in bad][:50])
     return ApplyResult(run_id, applied, results, resumed)
+
+
+def _audit_takeover(ws: Workspace, plan: Plan) -> None:
+    """``state.takeover`` per state lineage whose resources this forced apply rewrites (their markers
+    then name this state). Reads actual state once more, only when ``--force foreign-state`` is given."""
+    from .guardrails import foreign_owners
+
+    actual = ws.read_actual(sorted({c.provider for c in plan.changes}))
+    for owner, ids in sorted(foreign_owners(plan.changes, actual, ws.state.lineage).items()):
+        ws.state.audit("state.takeover", owner, "forced", plan_id=plan.id, lineage=ws.state.lineage,
+                       count=len(ids), resources=ids[:200])
 
 
 def recheck(ws: Workspace, plan: Plan, *, saved: bool, force: Collection[str], purpose: str) -> list[Refusal]:

@@ -11,6 +11,12 @@
   (the other regions' weights went down), or it is added to a latency/geo/failover set (or made a
   failover PRIMARY). Lowering a down region's weight, or removing it, is always allowed.
 - ``adopt``: a change would take over a resource StreamVerse Control did not create.
+- ``foreign-state``: a change would write a resource whose ownership marker names another state's
+  lineage than this workspace's (two state backends driving one platform: a CI runner without the
+  team's ``--state-url`` would otherwise revert the laptop's incident override as drift). Forcing
+  it takes over: the apply is audited (``state.takeover``) and the written resources' markers
+  name this state from then on. Resources whose markers name no lineage (written before
+  lineages were recorded) are adopted silently by the next apply that writes them.
 - ``zero-serving`` is never overridable: no policy may be left with no serving region. A failover
   pair whose PRIMARY is down and whose SECONDARY is healthy is serving (by the SECONDARY).
 """
@@ -25,7 +31,8 @@ from ..core.errors import Refusal
 from ..core.resources import Change, Resource
 from ..inventory.models import Guardrails
 
-FORCEABLE = ("change-size", "min-regions", "unhealthy-region", "adopt", "capacity")  # capacity: runbook checks
+FORCEABLE = ("change-size", "min-regions", "unhealthy-region", "adopt", "foreign-state",
+             "capacity")  # capacity: runbook checks
 UNFORCEABLE = ("zero-serving",)
 
 
@@ -73,9 +80,38 @@ def _limits(g: Guardrails, rtype: str) -> Guardrails:
     return g.types.get(rtype, g)
 
 
+def foreign_owners(changes: Sequence[Change], actual: Sequence[Resource], lineage: str | None
+                   ) -> dict[str, list[str]]:
+    """Owning lineage -> ids of the resources ``changes`` would write that another state owns."""
+    owners = {(r.provider, r.id): r.owner for r in actual if r.owner}
+    out: dict[str, list[str]] = defaultdict(list)
+    for c in changes:
+        owner = owners.get((c.provider, c.id))
+        if owner and owner != lineage:
+            out[owner].append(c.id)
+    return dict(out)
+
+
+def _foreign_state(changes: Sequence[Change], actual: Sequence[Resource], lineage: str | None,
+                   location: str) -> list[Refusal]:
+    refusals = []
+    mine = f"lineage {lineage}" if lineage else "no lineage"
+    for owner, ids in sorted(foreign_owners(changes, actual, lineage).items()):
+        shown = ", ".join(ids[:3]) + (f" and {len(ids) - 3} more" if len(ids) > 3 else "")
+        refusals.append(Refusal("foreign-state", (
+            f"{len(ids)} resource(s) this plan would write ({shown}) are owned by the state with lineage {owner}; "
+            f"this run's state{f' ({location})' if location else ''} has {mine}. Point this run at the owning "
+            f"state with --state-url URL or STREAMVERSE_STATE_URL (`streamverse ctl state info` where that state "
+            f"is used shows its location and lineage); take over only on purpose")))
+    return refusals
+
+
 def check(changes: Sequence[Change], compiled: Compiled, actual: Sequence[Resource],
-          health: Mapping[str, bool], force: Collection[str] = ()) -> list[Refusal]:
-    refusals: list[Refusal] = []
+          health: Mapping[str, bool], force: Collection[str] = (), *, lineage: str | None = None,
+          state_location: str = "") -> list[Refusal]:
+    """Refusals of the guardrails not in ``force``. ``lineage`` is the workspace's state's (for
+    ``foreign-state``); without it, only resources whose markers name no lineage are writable."""
+    refusals: list[Refusal] = _foreign_state(changes, actual, lineage, state_location)
     # change size, per provider and type (and per zone for DNS records)
     def scope(provider: str, rtype: str, spec: Mapping[str, object] | None) -> tuple[str, str, str]:
         zone = str((spec or {}).get("zone") or "") if rtype == "dns.record" else ""

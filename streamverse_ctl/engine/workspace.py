@@ -167,7 +167,7 @@ class Workspace:
             settings = resolve_settings(binding.settings, f"provider '{name}'", allowed=self.secret_roots())
             regions = {n: {"cloud_region": r.cloud_region, "kube_context": r.kube_context,
                            "endpoints": list(r.endpoints)} for n, r in self.compiled.regions.items()}
-            ctx = ProviderContext(self.state_dir, self.dry_run, regions=regions)
+            ctx = ProviderContext(self.state_dir, self.dry_run, regions=regions, lineage=self.state.lineage)
             self._providers[name] = cls(name, settings, ctx)
         return self._providers[name]
 
@@ -272,7 +272,8 @@ class Workspace:
         drift = {d.id: f"reverts a change made outside StreamVerse Control ({d.kind})" for d in self.drift(actual)}
         changes, unmanaged = planmod.diff(self.compiled.resources, actual, self.compiled.reasons, drift)
         changes = planmod.select(changes, targets)
-        refusals = check(changes, self.compiled, actual, self.health(), force)
+        refusals = check(changes, self.compiled, actual, self.health(), force, lineage=self.state.lineage,
+                         state_location=self.state.option_value)
         return planmod.Plan(
             changes=changes, fingerprint=planmod.fingerprint(actual), inventory=str(self.inventory_dir),
             platform=self.platform, targets=list(targets), refusals=refusals,

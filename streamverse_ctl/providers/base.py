@@ -33,6 +33,13 @@ class ProviderContext:
     extra: dict[str, Any] = field(default_factory=dict)
     #: region name -> {"cloud_region", "kube_context", ...} from the inventory's Region documents
     regions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: the lineage of the workspace's state: written into every ownership marker a write leaves
+    #: (None: nothing to write, e.g. a store without one), read back as ``Resource.owner``
+    lineage: str | None = None
+
+
+#: the field of an ownership marker (DNS marker key) that holds the writing state's lineage
+LINEAGE_FIELD = "lineage"
 
 
 @dataclass
@@ -99,13 +106,19 @@ class Provider(abc.ABC):
                 )
         return problems
 
+    @property
+    def lineage(self) -> str | None:
+        """The lineage this provider writes into its ownership markers (the workspace's state's)."""
+        return self.context.lineage
+
     @classmethod
     def type_name(cls) -> str:
         return getattr(cls, "provider_type", cls.__name__)
 
     # ----- read ---------------------------------------------------------------------------------
     def read(self, types: Collection[str]) -> list[Resource]:
-        """Actual state of the given types, managed and unmanaged (``managed=False``) alike."""
+        """Actual state of the given types, managed and unmanaged (``managed=False``) alike; each
+        managed one with ``owner``: the lineage its ownership marker names ("" if none)."""
         wanted = [t for t in types if self.serves(t)]
         if not wanted:
             return []

@@ -19,7 +19,9 @@ Reading back
 Every Deployment in the namespace is read as a ``transcode.pool`` and every ConfigMap named
 ``transcode-ladder-*`` as a ``transcode.ladder``. Objects without the label
 ``app.kubernetes.io/managed-by: streamverse-ctl`` are ``managed=False``: never deleted, and
-writing one is a takeover (the engine's ``adopt`` guardrail). The spec is read from what actually
+writing one is a takeover (the engine's ``adopt`` guardrail). Every object a write leaves carries
+the label ``streamverse.io/state-lineage``: the state whose apply wrote it (``Resource.owner``, for
+the ``foreign-state`` guardrail). The spec is read from what actually
 runs, so changes made behind the tool's back show as drift:
 
 - ``min_nodes``: the ``min-nodes`` annotation while ``spec.replicas`` lies within
@@ -95,6 +97,7 @@ OWNER_VALUE = "streamverse-ctl"
 COMPONENT_LABEL = "app.kubernetes.io/component"
 POOL_LABEL = "streamverse.io/pool"
 REGION_LABEL = "streamverse.io/region"
+LINEAGE_LABEL = "streamverse.io/state-lineage"  # the state whose apply last wrote the object
 ANN_MIN = "streamverse.io/min-nodes"
 ANN_MAX = "streamverse.io/max-nodes"
 ANN_GPU = "streamverse.io/gpu"
@@ -108,6 +111,11 @@ LADDER_MOUNT = "/etc/streamverse/ladder"
 MERGE_PATCH = "application/merge-patch+json"
 DEFAULT_IMAGE = "registry.streamverse.example/transcode-worker:stable"
 DEFAULT_NAMESPACE = "streamverse"
+
+
+def _lineage_of(obj: Mapping[str, Any]) -> str:
+    """The state lineage an object's label names ("" if none)."""
+    return str(((obj.get("metadata") or {}).get("labels") or {}).get(LINEAGE_LABEL, ""))
 
 
 def ladder_configmap(name: str) -> str:
@@ -333,7 +341,8 @@ class KubernetesProvider(Provider):
                         continue  # same name in two clusters: the first (sorted by context) wins
                     spec, managed = self._pool_from(dep)
                     seen[name] = self._owner_key(key, str(spec["region"]))
-                    out.append(Resource(POOL, name, spec, self.name, managed=managed))
+                    out.append(Resource(POOL, name, spec, self.name, managed=managed,
+                                        owner=_lineage_of(dep) if managed else ""))
             self._where_read = seen
         if LADDER in types:
             out.extend(self._read_ladders())
@@ -367,6 +376,7 @@ class KubernetesProvider(Provider):
 
     def _read_ladders(self) -> list[Resource]:
         found: dict[str, dict[str, tuple[dict[str, Any], bool]]] = {}  # ladder -> cluster -> (spec, managed)
+        owners: dict[str, str] = {}  # ladder -> the lineage its first ConfigMap naming one names
         keys = self._distinct_keys()
         for key in keys:
             cluster = self._cluster(key)
@@ -385,6 +395,8 @@ class KubernetesProvider(Provider):
                 }
                 managed = (meta.get("labels") or {}).get(OWNER_LABEL) == OWNER_VALUE
                 found.setdefault(cm_name[len(LADDER_PREFIX):], {})[key] = (spec, managed)
+                if managed and _lineage_of(cm):
+                    owners.setdefault(cm_name[len(LADDER_PREFIX):], _lineage_of(cm))
         out = []
         for name, per in sorted(found.items()):
             first_key = next(k for k in keys if k in per)
@@ -393,7 +405,8 @@ class KubernetesProvider(Provider):
                      if k not in per or per[k][0] != spec]
             if stale:
                 spec["out_of_sync"] = stale
-            out.append(Resource(LADDER, name, spec, self.name, managed=all(m for _, m in per.values())))
+            out.append(Resource(LADDER, name, spec, self.name, managed=all(m for _, m in per.values()),
+                                owner=owners.get(name, "")))
         return out
 
     # ----- apply --------------------------------------------------------------------------------
@@ -407,7 +420,8 @@ class KubernetesProvider(Provider):
                 raise PermanentError(f"kubernetes provider '{self.name}' does not manage {change.type}")
 
     def _labels(self, component: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        return {OWNER_LABEL: OWNER_VALUE, COMPONENT_LABEL: component, **(extra or {})}
+        lineage = {LINEAGE_LABEL: self.lineage} if self.lineage else {}
+        return {OWNER_LABEL: OWNER_VALUE, COMPONENT_LABEL: component, **lineage, **(extra or {})}
 
     def _pool_meta(self, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
         queue = spec.get("queue")

@@ -28,7 +28,9 @@ Every owned RRset carries comments with account ``streamverse-ctl`` and a marker
 ``sv=1;owner=<ownerId>;...`` (for LUA RRsets one comment per folded set, holding its routing
 fields, ttl and values). RRsets without our marker read ``managed=False`` and are never written.
 Health checks (``dns.healthcheck``) are markers in the TXT RRset ``_svctl-healthchecks.<zone>``;
-LUA records referencing a check are regenerated when it changes.
+LUA records referencing a check are regenerated when it changes. Every marker a write leaves also
+holds ``lineage=<state lineage>``, the state whose apply wrote it (read back as ``Resource.owner``
+for the ``foreign-state`` guardrail); a rewritten LUA RRset re-marks all of its sets.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from ..core.secrets import Secret
 from ..core.specs import FEATURE_FAILOVER, FEATURE_GEO, FEATURE_HEALTHCHECK, FEATURE_WEIGHTED
 from ..inventory.dnsvalues import canonical_or_raw
 from ..inventory.provider_settings import PowerDNSSettings
-from .base import Provider, ProviderContext, VerifyResult
+from .base import LINEAGE_FIELD, Provider, ProviderContext, VerifyResult
 from .dnsrecords import (
     DEFAULT_OWNER,
     HEALTHCHECK,
@@ -218,6 +220,13 @@ class PowerDNSProvider(Provider):
                                               int(m.get("ft", 3)), m.get("policy", ""), m.get("region", ""))
         return out
 
+    def _hc_lineages(self, rrsets: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict[str, str]:
+        """Health check name -> the state lineage its marker names ("" if none)."""
+        rr = rrsets.get((f"{HC_LABEL}.{self.zone}", "TXT"))
+        marks = (decode_marker(txt_unquote(rec["content"])) for rec in (rr or {}).get("records", []))
+        return {m["name"]: m.get(LINEAGE_FIELD, "") for m in marks
+                if m is not None and m.get("owner") == self.owner and m.get("name")}
+
     def _hc_url_fn(self, hcs: Mapping[str, Mapping[str, Any]]) -> Any:
         def url(name: str | None) -> str | None:
             if not name or name not in hcs or hcs[name]["protocol"] == "TCP":
@@ -247,7 +256,8 @@ class PowerDNSProvider(Provider):
         hcs = self._hcs(rrsets)
         out: list[Resource] = []
         if HEALTHCHECK in types:
-            out += [Resource(HEALTHCHECK, n, s, self.name) for n, s in sorted(hcs.items())]
+            owners = self._hc_lineages(rrsets)
+            out += [Resource(HEALTHCHECK, n, s, self.name, owner=owners.get(n, "")) for n, s in sorted(hcs.items())]
         if RECORD not in types:
             return out
         hc_url = self._hc_url_fn(hcs)
@@ -259,9 +269,11 @@ class PowerDNSProvider(Provider):
                 values = [canonical_or_raw(rtype, v) for v in values]
             if rtype == "LUA":
                 sets = self._sets_of(rr)
+                marks = self._markers(rr)
                 contents = {c.split(" ", 1)[0]: c for c in values}
                 for inner, specs in sorted(sets.items()):
-                    out += self._unfold(inner, specs, contents.pop(inner, None), int(rr["ttl"]), hc_url)
+                    owners = {str(m.get("set")): m.get(LINEAGE_FIELD, "") for m in marks if m.get("rtype") == inner}
+                    out += self._unfold(inner, specs, contents.pop(inner, None), int(rr["ttl"]), hc_url, owners)
                 for inner, content in sorted(contents.items()):  # LUA records we do not own
                     spec = record_spec(self.zone, fqdn, "LUA", rr["ttl"], [content])
                     spec["set_id"] = inner
@@ -271,11 +283,12 @@ class PowerDNSProvider(Provider):
             markers = self._markers(rr)
             if markers:
                 spec["policy"], spec["region"] = markers[0].get("policy"), markers[0].get("region")
-            out.append(Resource(RECORD, record_name(spec), spec, self.name, managed=bool(markers)))
+            out.append(Resource(RECORD, record_name(spec), spec, self.name, managed=bool(markers),
+                                owner=markers[0].get(LINEAGE_FIELD, "") if markers else ""))
         return out
 
     def _unfold(self, rtype: str, specs: list[dict[str, Any]], content: str | None, ttl: int,
-                hc_url: Any) -> list[Resource]:
+                hc_url: Any, owners: Mapping[str, str]) -> list[Resource]:
         specs = sorted(specs, key=lambda s: str(s["set_id"]))
         expected = self._content(rtype, specs, hc_url)
         if content != expected:  # changed behind our back: show what we can field by field
@@ -289,7 +302,7 @@ class PowerDNSProvider(Provider):
         for s in specs:
             if ttl != s["ttl"]:
                 s = {**s, "ttl": ttl}
-            out.append(Resource(RECORD, record_name(s), s, self.name))
+            out.append(Resource(RECORD, record_name(s), s, self.name, owner=owners.get(str(s["set_id"]), "")))
         return out
 
     def _content(self, rtype: str, specs: Sequence[Mapping[str, Any]], hc_url: Any) -> str:
@@ -316,7 +329,8 @@ class PowerDNSProvider(Provider):
         return batches
 
     def _comment(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        return {"content": encode_marker({"owner": self.owner, **fields}), "account": ACCOUNT}
+        return {"content": encode_marker({"owner": self.owner, **fields, LINEAGE_FIELD: self.lineage}),
+                "account": ACCOUNT}
 
     def _lua_rrset(self, fqdn: str, old: Mapping[str, Any] | None, sets_by_type: Mapping[str, list[dict[str, Any]]],
                    hc_url: Any) -> dict[str, Any]:
@@ -395,7 +409,7 @@ class PowerDNSProvider(Provider):
         records = keep + [{"content": txt_quote(encode_marker({
             "owner": self.owner, "name": n, "protocol": s["protocol"], "target": s["target"], "port": s["port"],
             "path": s.get("path"), "interval": s["interval"], "ft": s["failure_threshold"],
-            "policy": s.get("policy"), "region": s.get("region")})), "disabled": False}
+            "policy": s.get("policy"), "region": s.get("region"), LINEAGE_FIELD: self.lineage})), "disabled": False}
             for n, s in sorted(hcs.items())]
         if not records:
             return {"name": name, "type": "TXT", "changetype": "DELETE"}

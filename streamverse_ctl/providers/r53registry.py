@@ -13,6 +13,11 @@ digits). Each holds the *entries* of the record sets whose (name, type) hashes t
 * entries are sorted and packed into TXT values of at most :data:`VALUE_CHARS` characters,
   written as 255-character quoted strings.
 
+A shard a write leaves also holds the item ``_lineage=<state lineage>``: the state whose apply last
+wrote it owns every record set the shard lists (all record sets of one name and type share a
+shard, so they change owner together). It is read back as ``Resource.owner`` for the
+``foreign-state`` guardrail; a shard written before lineages were recorded has none.
+
 A 10,000-record zone has 256 registry record sets instead of 10,000 markers. All record sets of
 one name and type share a shard, so a change batch rewrites few shards; the records and their
 registry shard go out in the same (atomic) change batch.
@@ -32,6 +37,7 @@ from .dnsrecords import absolute, txt_quote, txt_unquote
 SHARDS = 256
 LABEL = "_svctl"
 VALUE_CHARS = 1000
+LINEAGE_KEY = "_lineage"  # never an entry key: those are 12 base32 characters
 _OWNER_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?")
 
 
@@ -107,6 +113,16 @@ def apply_ops(contents: Mapping[str, Mapping[str, str]], ops: Iterable[Op]) -> d
         else:
             content[key] = fields
     return out
+
+
+def entries(content: Mapping[str, str]) -> dict[str, str]:
+    """A shard's entries without its lineage item."""
+    return {k: v for k, v in content.items() if k != LINEAGE_KEY}
+
+
+def lineage_of(content: Mapping[str, str]) -> str:
+    """The state lineage a shard names ("" if none)."""
+    return content.get(LINEAGE_KEY, "")
 
 
 def parse_values(values: Iterable[str]) -> dict[str, str]:

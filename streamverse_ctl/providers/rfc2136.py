@@ -35,6 +35,8 @@ Ownership
 * Each owned name/type has a TXT record ``_svctl-<rtype>.<fqdn>`` with one marker per owned
   record (``sv=1;owner=<ownerId>;...``; failover markers also hold the set's ttl, values, role and
   health check). A name/type without our marker reads ``managed=False`` and is never written.
+  Every marker a write leaves holds ``lineage=<state lineage>`` too (the state whose apply wrote
+  it, read back as ``Resource.owner`` for the ``foreign-state`` guardrail).
 * Health checks (``dns.healthcheck``) are tool-side probes, kept as markers in the TXT record
   ``_svctl-healthchecks.<zone>`` (one marker per check).
 """
@@ -67,7 +69,7 @@ from ..core.secrets import Secret
 from ..core.specs import FEATURE_FAILOVER, FEATURE_HEALTHCHECK
 from ..inventory.dnsvalues import canonical_or_raw
 from ..inventory.provider_settings import RFC2136Settings
-from .base import Provider, ProviderContext, VerifyResult
+from .base import LINEAGE_FIELD, Provider, ProviderContext, VerifyResult
 from .dnsrecords import (
     DEFAULT_OWNER,
     HEALTHCHECK,
@@ -93,6 +95,11 @@ log = logging.getLogger("streamverse.providers.rfc2136")
 
 MARKER_TTL = 300
 HC_LABEL = "_svctl-healthchecks"
+
+
+def _lineage_of(marker_text: str) -> str:
+    """The state lineage a marker names ("" if none)."""
+    return (decode_marker(marker_text) or {}).get(LINEAGE_FIELD, "")
 
 
 @dataclass
@@ -258,8 +265,8 @@ class RFC2136Provider(Provider):
         self._probe(state)
         out: list[Resource] = []
         if HEALTHCHECK in types:
-            for name, (spec, _) in sorted(self._owned_hcs(state).items()):
-                out.append(Resource(HEALTHCHECK, name, spec, self.name))
+            for name, (spec, text) in sorted(self._owned_hcs(state).items()):
+                out.append(Resource(HEALTHCHECK, name, spec, self.name, owner=_lineage_of(text)))
         if RECORD not in types:
             return out
         seen: set[tuple[str, str]] = set()
@@ -268,28 +275,31 @@ class RFC2136Provider(Provider):
             ours = self._our_markers(state.markers.get((fqdn, rtype), []))
             sets = self._failover_sets(fqdn, rtype, ours)
             if sets:
-                out += self._read_failover(sets, ttl, values)
+                out += self._read_failover(sets, ttl, values, ours)
                 continue
             spec = record_spec(self.zone, fqdn, rtype, ttl, values)
             if ours:
                 spec["policy"], spec["region"] = ours[0].get("policy"), ours[0].get("region")
-            out.append(Resource(RECORD, record_name(spec), spec, self.name, managed=bool(ours)))
+            out.append(Resource(RECORD, record_name(spec), spec, self.name, managed=bool(ours),
+                                owner=ours[0].get(LINEAGE_FIELD, "") if ours else ""))
         for (fqdn, rtype), texts in sorted(state.markers.items()):
             if (fqdn, rtype) in seen:
                 continue
-            sets = self._failover_sets(fqdn, rtype, self._our_markers(texts))
+            ours = self._our_markers(texts)
+            sets = self._failover_sets(fqdn, rtype, ours)
             if sets:  # published answer deleted behind our back: the active set reads empty
-                out += self._read_failover(sets, None, [])
+                out += self._read_failover(sets, None, [], ours)
         return out
 
     def _read_failover(self, sets: list[dict[str, Any]], ttl: int | None,
-                       values: list[str]) -> list[Resource]:
+                       values: list[str], markers: Sequence[dict[str, str]]) -> list[Resource]:
         active = self._active(sets)
+        owners = {m.get("set"): m.get(LINEAGE_FIELD, "") for m in markers}
         out = []
         for spec in sets:
             if spec is active and (ttl != spec["ttl"] or values != spec["values"]):
                 spec = {**spec, "values": values, "ttl": spec["ttl"] if ttl is None else ttl}
-            out.append(Resource(RECORD, record_name(spec), spec, self.name))
+            out.append(Resource(RECORD, record_name(spec), spec, self.name, owner=owners.get(spec["set_id"], "")))
         return out
 
     # ----- apply ------------------------------------------------------------------------------------
@@ -385,7 +395,7 @@ class RFC2136Provider(Provider):
                     upd.replace(name, after["ttl"], rtype, *after["values"])
                     new_rrsets[(fqdn, rtype)] = (after["ttl"], after["values"])
                     text = encode_marker({"owner": self.owner, "policy": after["policy"],
-                                          "region": after["region"]})
+                                          "region": after["region"], LINEAGE_FIELD: self.lineage})
                     upd.add(reg, MARKER_TTL, _txt_rdata(text))
                     texts.append(text)
             new_markers[(fqdn, rtype)] = texts
@@ -403,7 +413,7 @@ class RFC2136Provider(Provider):
         for s in sets.values():
             text = encode_marker({"owner": self.owner, "set": s["set_id"], "failover": s["failover"],
                                   "ttl": s["ttl"], "values": s["values"], "hc": s["health_check"],
-                                  "policy": s["policy"], "region": s["region"]})
+                                  "policy": s["policy"], "region": s["region"], LINEAGE_FIELD: self.lineage})
             upd.add(reg, MARKER_TTL, _txt_rdata(text))
             texts.append(text)
         new_markers[(fqdn, rtype)] = texts
@@ -419,7 +429,8 @@ class RFC2136Provider(Provider):
         return encode_marker({"owner": self.owner, "name": name, "protocol": spec["protocol"],
                               "target": spec["target"], "port": spec["port"], "path": spec.get("path"),
                               "interval": spec["interval"], "ft": spec["failure_threshold"],
-                              "policy": spec.get("policy"), "region": spec.get("region")})
+                              "policy": spec.get("policy"), "region": spec.get("region"),
+                              LINEAGE_FIELD: self.lineage})
 
     def _send(self, upd: dns.update.UpdateMessage, what: str) -> None:
         try:

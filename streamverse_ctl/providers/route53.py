@@ -33,7 +33,9 @@ Ownership
   registry record sets (any owner's) are never returned as resources. Records and the registry
   shards they touch go out in one atomic change batch; an entry whose record set was deleted
   behind our back is dropped the next time its shard is rewritten. A 10,000-record zone has 256
-  registry record sets, so a plan pages through ~2.5 % more than the records themselves.
+  registry record sets, so a plan pages through ~2.5 % more than the records themselves. Each
+  shard a write leaves names the writing state's lineage (``_lineage=…``): its record sets read
+  with that ``owner``, and so do the health checks they use (checks keep no lineage of their own).
 * Health checks: created with a ``CallerReference`` of ``svctl-<hash of ownerId>-z<hash of hosted
   zone id>-...`` (immutable and listed for free) and tagged ``streamverse:owner=<ownerId>``,
   ``streamverse:zone=<hosted zone id>``, ``streamverse:name=<resource name>``, ``streamverse:policy``,
@@ -72,6 +74,7 @@ from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cached_property, partial
 from typing import Any, ClassVar
 
@@ -315,12 +318,20 @@ class Route53Provider(Provider):
         checks = self._read_healthchecks(all_checks, claims, referenced)
         with self._hc_lock:
             hc_names = dict(self._hc_names)
+        with self._registry_lock:
+            shards = dict(self._shards or {})
         records = []
         for rr, fqdn, entry in rows:
             spec = self._spec_of(rr, self.zone_name, fqdn, hc_names, self.zone_id)
+            owner = ""
             if entry is not None:
                 spec["policy"], spec["region"] = entry.policy, entry.region
-            records.append(Resource(RECORD, record_name(spec), spec, self.name, managed=entry is not None))
+                owner = registry.lineage_of(shards.get(self._our_shard(fqdn, rr["Type"]), {}))
+            records.append(Resource(RECORD, record_name(spec), spec, self.name, managed=entry is not None,
+                                    owner=owner))
+        # a health check belongs to the state that owns the record sets using it (checks carry no lineage)
+        users = {str(r.spec["health_check"]): r.owner for r in records if r.owner and r.spec.get("health_check")}
+        checks = [replace(c, owner=users[c.name]) if c.managed and c.name in users else c for c in checks]
         return (checks if HEALTHCHECK in types else []) + (records if RECORD in types else [])
 
     def _iter_record_sets(self) -> Iterator[dict[str, Any]]:
@@ -538,12 +549,13 @@ class Route53Provider(Provider):
         """
         with self._registry_lock:
             stale = sorted(shard for shard, content in (self._shards or {}).items()
-                           if self._is_ours(shard) and any(k not in self._present for k in content))
+                           if self._is_ours(shard) and any(k not in self._present for k in registry.entries(content)))
         if not stale:
             return
         with self._shards_locked(stale):
             with self._registry_lock:
-                edits = {shard: ({k: v for k, v in (self._shards or {})[shard].items() if k in self._present},
+                edits = {shard: ({k: v for k, v in (self._shards or {})[shard].items()
+                                  if k in self._present or k == registry.LINEAGE_KEY},
                                  self._shard_rrsets.get(shard)) for shard in stale}
             changes = [ch for shard, (content, old) in edits.items() for ch in self._shard_changes(shard, content, old)]
             for batch in _pack(changes):
@@ -626,7 +638,7 @@ class Route53Provider(Provider):
 
         if after is None:
             assert before is not None
-            return [(*ident(before), None)]
+            return [(*ident(before), None), *self._lineage_ops(ident(before)[0])]
         ops: list[registry.Op] = []
         if before is not None and ident(before) != ident(after):
             ops.append((*ident(before), None))
@@ -635,7 +647,12 @@ class Route53Provider(Provider):
             others = sorted(self._claimed.get(key, set()) - {shard})
         ops += [(other, key, None) for other in others]
         ops.append((shard, key, entry(after)))  # an unchanged entry costs nothing: no rewrite
+        ops += self._lineage_ops(*{op[0] for op in ops if self._is_ours(op[0])})
         return ops
+
+    def _lineage_ops(self, *shards: str) -> list[registry.Op]:
+        """Our shards a write touches name this state's lineage (their record sets are ours now)."""
+        return [(shard, registry.LINEAGE_KEY, self.lineage) for shard in sorted(shards)] if self.lineage else []
 
     def _shard_rrset(self, shard: str, content: Mapping[str, str]) -> dict[str, Any]:
         return {"Name": shard, "Type": "TXT",
@@ -644,7 +661,7 @@ class Route53Provider(Provider):
     def _shard_changes(self, shard: str, content: Mapping[str, str],
                        old: Mapping[str, Any] | None) -> list[dict[str, Any]]:
         """The change (none, UPSERT or DELETE) that takes a registry shard from ``old`` to ``content``."""
-        if not content:
+        if not registry.entries(content):  # a lineage item alone lists nothing
             return [{"Action": "DELETE", "ResourceRecordSet": dict(old)}] if old else []
         new = self._shard_rrset(shard, content)
         if old is not None and old.get("TTL") == REGISTRY_TTL and old.get("ResourceRecords") == new["ResourceRecords"]:
@@ -656,7 +673,7 @@ class Route53Provider(Provider):
         with self._registry_lock:
             assert self._shards is not None
             for shard, content in contents.items():
-                if content:
+                if registry.entries(content):
                     self._shards[shard] = dict(content)
                     self._shard_rrsets[shard] = self._shard_rrset(shard, content)
                 else:
@@ -742,7 +759,7 @@ class Route53Provider(Provider):
         changes = [{"Action": a, "ResourceRecordSet": rr} for c in deletes + others
                    for a, rr in self._route53_changes(c)]
         ops = [op for c in batch for op in self._registry_ops(c)]
-        added = {key for _, key, fields in ops if fields is not None}
+        added = {key for _, key, fields in ops if fields is not None and key != registry.LINEAGE_KEY}
         removed = {key for _, key, fields in ops if fields is None} - added
         shards = sorted({shard for shard, _, _ in ops})
         with self._shards_locked(shards):
@@ -752,7 +769,8 @@ class Route53Provider(Provider):
                 rewrites = registry.apply_ops(self._shards or {}, ops)
             for shard, content in rewrites.items():  # forget record sets deleted behind our back
                 if self._is_ours(shard):
-                    rewrites[shard] = {k: v for k, v in content.items() if k in present or k in added}
+                    rewrites[shard] = {k: v for k, v in content.items()
+                                       if k in present or k in added or k == registry.LINEAGE_KEY}
             changes += [ch for shard, content in rewrites.items()
                         for ch in self._shard_changes(shard, content, olds[shard])]
             try:

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.errors import GuardrailRefused, PermanentError
-from ..engine.operations import persist_pending
+from ..core.errors import PermanentError
 from .events import Events
 
 if TYPE_CHECKING:
@@ -65,51 +64,34 @@ class ActionContext:
 
         return not_served(self.ws, rtype)
 
-    def apply(self, targets: Sequence[str], *, staged: bool = True,
-              before_write: Callable[[], None] | None = None) -> dict[str, Any]:
+    def apply(self, targets: Sequence[str], *, stage: Callable[[], object] | None = None) -> dict[str, Any]:
         """Plan ``targets`` and apply behind lock, guardrails, journal and audit (``apply``'s path).
 
-        Changes staged on the workspace (overrides, region states) are persisted under the lock only
-        once the guardrails pass. In a dry run the plan is reported and nothing is written.
+        ``stage`` stages deliberate changes (overrides, region states) under the lock, so the step acts
+        on the state as it is, not as it was before a wait; they are persisted only once the
+        guardrails pass (:func:`..engine.overrides.apply_staged`). In a dry run the plan is reported
+        and nothing is written.
         """
-        if self.dry_run:
-            return self._apply(targets, staged, before_write)
-        # plan under the lock: the step acts on the state as it is, not as it was before a wait
-        with self.ws.locked(self.purpose, timeout=60.0):
-            return self._apply(targets, staged, before_write)
+        from ..engine.overrides import apply_staged
 
-    def _apply(self, targets: Sequence[str], staged: bool, before_write: Callable[[], None] | None
-               ) -> dict[str, Any]:
-        from ..engine.apply import apply_plan
-
-        plan = self.ws.plan(list(targets), force=sorted(self.force))
-        self._report(plan)
+        out = apply_staged(self.ws, list(targets), purpose=self.purpose, force=self.force, stage=stage,
+                           dry_run=self.dry_run, lock_timeout=60.0, show=self._report,
+                           audit={"runbook": self.runbook, "run_id": self.run_id, "step": self.step})
+        plan = out.plan
         summary = {"plan_id": plan.id, "summary": plan.summary(),
                    "changes": [f"{c.action} {c.id}" for c in plan.changes][:50],
                    "changed": changed(plan, self.ws, dry_run=self.dry_run)}
-        if self.dry_run:
+        if out.result is None:  # a dry run
             if plan.refusals:
                 self.note("the guardrails would refuse this step: "
                           + "; ".join(f"[{r.name}] {r.message}" for r in plan.refusals))
             return {**summary, "applied": 0, "dry_run": True}
-        if plan.refusals:
-            self.ws.state.audit("apply", plan.id, "refused", refusals=[r.message for r in plan.refusals],
-                                forced=sorted(self.force), runbook=self.runbook, run_id=self.run_id, step=self.step)
-            raise GuardrailRefused(plan.refusals)
-
-        def write() -> None:
-            if staged:
-                persist_pending(self.ws)
-            if before_write is not None:
-                before_write()
-
-        result = apply_plan(self.ws, plan, force=self.force, purpose=self.purpose, before_write=write,
-                            lock_timeout=60.0)
-        self.ws.refresh()
+        result = out.result
         bad = [v.resource_id for v in result.verify if not v.ok]
         if bad:
             raise PermanentError(f"applied, but {len(bad)} resource(s) did not converge: {', '.join(bad[:5])}")
-        return {**summary, "applied": result.applied, "apply_run": result.run_id, "verified": len(result.verify)}
+        return {**summary, "applied": result.applied, "apply_run": result.run_id, "verified": len(result.verify),
+                **({"cleared": ", ".join(out.cleared)} if out.cleared else {})}
 
     def _report(self, plan: Plan) -> None:
         changes = [{"action": c.action, "id": c.id,

@@ -51,7 +51,8 @@ def test_tab_completes_kinds_names_regions_policies_runbooks_guardrails(prog: st
     shipped = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "runbooks").glob("*.yaml"))
     assert t("runbook run ") == shipped
     assert t("runbook show regional-fa") == ["regional-failback", "regional-failover"]
-    assert t("apply --force ") == ["change-size", "min-regions", "unhealthy-region", "adopt", "capacity"]
+    assert t("apply --force ") == ["change-size", "min-regions", "unhealthy-region", "adopt", "foreign-state",
+                                   "capacity"]
     assert t("failover us-east --force un") == ["unhealthy-region"]
     assert t("plan --target Region/us") == ["Region/us-east", "Region/us-west"]
 

@@ -57,8 +57,8 @@ def test_concurrent_applies_each_plan_under_the_lock(cli: CLI) -> None:
 def test_a_plan_made_before_a_failover_is_refused_not_applied(applied: CLI) -> None:
     """In process, as a waiting apply had it: plan, then a failover lands, then the old plan is applied."""
     from streamverse_ctl.core.errors import StalePlan
+    from streamverse_ctl.engine import overrides as ov
     from streamverse_ctl.engine.apply import apply_plan
-    from streamverse_ctl.engine.operations import persist_pending, stage_override, weights_merge
     from streamverse_ctl.engine.workspace import Workspace
 
     cli = applied
@@ -69,11 +69,9 @@ def test_a_plan_made_before_a_failover_is_refused_not_applied(applied: CLI) -> N
         plan = early.plan()
         assert any(c.id == WWW_US_EAST and (c.after or {}).get("weight") == 30 for c in plan.changes)
         # meanwhile: an SRE takes us-east out (what `failover` and `dns set-weights` do)
-        with failover.locked("failover"):
-            stage_override(failover, "TrafficPolicy", "www",
-                           weights_merge(failover, "www", {"us-east": 0, "us-west": 50}), "incident")
-            apply_plan(failover, failover.plan(["TrafficPolicy/www"]), before_write=lambda: persist_pending(failover),
-                       verify=False)
+        ov.apply_staged(failover, ["TrafficPolicy/www"], purpose="failover", verify=False, stage=lambda: ov.stage(
+            failover, "TrafficPolicy", "www", ov.weights_merge(failover, "www", {"us-east": 0, "us-west": 50}),
+            "incident"))
         with pytest.raises(StalePlan) as err:
             apply_plan(early, plan, verify=False)
         assert "nothing was changed" in str(err.value) and WWW_US_EAST in str(err.value)

@@ -41,8 +41,8 @@ class SimProvider(Provider):
         self.store = SimStore(sim_path(context.state_dir, settings))
 
     def _read(self, types: Sequence[str]) -> list[Resource]:
-        return [Resource(t, n, spec, self.name, managed=managed, etag=text_digest(text))
-                for t, n, spec, managed, text in self.store.read_with_text(list(types))]
+        return [Resource(t, n, spec, self.name, managed=managed, etag=text_digest(text), owner=owner)
+                for t, n, spec, managed, text, owner in self.store.read_with_text(list(types))]
 
     def _batches(self, changes: Sequence[Change]) -> Sequence[Sequence[Change]]:
         # one transaction per change: progress is visible and a kill -9 loses at most one in flight
@@ -58,7 +58,7 @@ class SimProvider(Provider):
                     self.store.delete(db, c.type, c.name)
                 else:
                     assert c.after is not None
-                    self.store.put(db, c.type, c.name, c.after)
+                    self.store.put(db, c.type, c.name, c.after, owner=self.lineage or "")
 
     def region_health(self) -> Mapping[str, bool]:
         return self.store.region_health()

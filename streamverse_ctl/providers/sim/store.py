@@ -16,7 +16,7 @@ from ...core.resources import canonical_json
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
   type TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL, managed INTEGER NOT NULL DEFAULT 1,
-  updated_at TEXT NOT NULL, PRIMARY KEY (type, name));
+  updated_at TEXT NOT NULL, owner TEXT NOT NULL DEFAULT '', PRIMARY KEY (type, name));
 CREATE TABLE IF NOT EXISTS region_health (
   region TEXT PRIMARY KEY, healthy INTEGER NOT NULL, reason TEXT NOT NULL DEFAULT '', at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS edge_health (
@@ -58,6 +58,9 @@ class SimStore:
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.executescript(SCHEMA)
+        columns = {r["name"] for r in self.db.execute("PRAGMA table_info(resources)")}
+        if "owner" not in columns:  # a sim database from before ownership lineages: its resources read owner ""
+            self.db.execute("ALTER TABLE resources ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
 
     def close(self) -> None:
         self.db.close()
@@ -101,23 +104,28 @@ class SimStore:
 
     # ----- resources ----------------------------------------------------------------------------
     def read(self, types: list[str]) -> list[tuple[str, str, dict[str, Any], bool]]:
-        return [(t, n, spec, managed) for t, n, spec, managed, _ in self.read_with_text(types)]
+        return [(t, n, spec, managed) for t, n, spec, managed, _, _ in self.read_with_text(types)]
 
-    def read_with_text(self, types: list[str]) -> list[tuple[str, str, dict[str, Any], bool, str]]:
-        """Resources with the canonical JSON text they are stored as."""
+    def read_with_text(self, types: list[str]) -> list[tuple[str, str, dict[str, Any], bool, str, str]]:
+        """Resources with the canonical JSON text they are stored as, and the lineage that wrote them."""
         marks = ",".join("?" * len(types))
-        cur = self.db.execute(f"SELECT type, name, spec, managed FROM resources WHERE type IN ({marks})"
+        cur = self.db.execute(f"SELECT type, name, spec, managed, owner FROM resources WHERE type IN ({marks})"
                               " ORDER BY type, name", types)
         cur.row_factory = None  # plain tuples: this reads every resource on every plan
-        return [(t, n, json.loads(text), bool(m), text) for t, n, text, m in cur.fetchall()]
+        return [(t, n, json.loads(text), bool(m), text, o) for t, n, text, m, o in cur.fetchall()]
 
     def get(self, rtype: str, name: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT spec FROM resources WHERE type=? AND name=?", (rtype, name)).fetchone()
         return json.loads(row["spec"]) if row else None
 
-    def put(self, db: sqlite3.Connection, rtype: str, name: str, spec: Mapping[str, Any], managed: bool = True) -> None:
-        db.execute("INSERT OR REPLACE INTO resources VALUES (?,?,?,?,?)",
-                   (rtype, name, canonical_json(spec), int(managed), _now()))
+    def put(self, db: sqlite3.Connection, rtype: str, name: str, spec: Mapping[str, Any], managed: bool = True,
+            owner: str | None = None) -> None:
+        """Write a resource; ``owner`` (the writing state's lineage) replaces its ownership marker,
+        None keeps the one it has (a change behind the tool's back leaves the marker alone)."""
+        db.execute("INSERT INTO resources (type, name, spec, managed, updated_at, owner) VALUES (?,?,?,?,?,?) "
+                   "ON CONFLICT (type, name) DO UPDATE SET spec=excluded.spec, managed=excluded.managed, "
+                   "updated_at=excluded.updated_at, owner=COALESCE(?, resources.owner)",
+                   (rtype, name, canonical_json(spec), int(managed), _now(), owner or "", owner))
 
     def delete(self, db: sqlite3.Connection, rtype: str, name: str) -> int:
         return db.execute("DELETE FROM resources WHERE type=? AND name=?", (rtype, name)).rowcount

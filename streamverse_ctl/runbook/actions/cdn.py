@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import PermanentError
+from ...engine import overrides as ov
 from ..context import ActionContext
-from ..overrides import current_spec, set_or_clear
 
 
 def _policy(ctx: ActionContext, policy: str) -> None:
@@ -31,7 +31,7 @@ def warm(ctx: ActionContext, video: str | None = None, policy: str = "new-releas
     Without: a warming job of the top titles on the PoPs of ``regions``/``pops`` (sim platform only)."""
     if video is not None:
         _policy(ctx, policy)
-        spec = current_spec(ctx, "CacheWarmPolicy", policy)
+        spec = ov.current_spec(ctx.ws, "CacheWarmPolicy", policy)
         titles = [t for t in spec.titles if t != video]
         pinned: dict[str, Any] = {video: None}  # merge patch: drop any earlier pin of this video
         chosen: list[str] = []
@@ -45,7 +45,8 @@ def warm(ctx: ActionContext, video: str | None = None, policy: str = "new-releas
             merge["pinned"] = pinned
         what = "stop warming" if remove else (f"warm on the {len(chosen)} busiest PoPs" if chosen else "warm")
         reason = f"runbook {ctx.runbook} ({ctx.run_id}): {what} {video}"
-        out = set_or_clear(ctx, "CacheWarmPolicy", policy, merge, reason, [f"CacheWarmPolicy/{policy}"])
+        out = ctx.apply([f"CacheWarmPolicy/{policy}"],
+                        stage=lambda: ov.stage_or_clear(ctx.ws, "CacheWarmPolicy", policy, merge, reason))
         return {**out, "video": video, "titles": titles, "pops": chosen or "all the policy's PoPs"}
     chosen = _pops(ctx, regions, pops)
     if not chosen:
@@ -66,10 +67,11 @@ def set_ttl(ctx: ActionContext, pattern: str, ttl: int | None, policy: str = "ne
     _policy(ctx, policy)
     if ttl is not None and not 0 < int(ttl) <= 31_536_000:
         raise PermanentError(f"ttl must be 1..31536000 seconds, not {ttl}")
-    before = current_spec(ctx, "CacheWarmPolicy", policy).ttl_overrides.get(pattern)
-    out = set_or_clear(ctx, "CacheWarmPolicy", policy, {"ttlOverrides": {pattern: None if ttl is None else int(ttl)}},
-                       f"runbook {ctx.runbook} ({ctx.run_id}): TTL of {pattern} -> {ttl}",
-                       [f"CacheWarmPolicy/{policy}"])
+    before = ov.current_spec(ctx.ws, "CacheWarmPolicy", policy).ttl_overrides.get(pattern)
+    merge = {"ttlOverrides": {pattern: None if ttl is None else int(ttl)}}
+    reason = f"runbook {ctx.runbook} ({ctx.run_id}): TTL of {pattern} -> {ttl}"
+    out = ctx.apply([f"CacheWarmPolicy/{policy}"],
+                    stage=lambda: ov.stage_or_clear(ctx.ws, "CacheWarmPolicy", policy, merge, reason))
     return {**out, "pattern": pattern, "ttl": ttl, "previous": before}
 
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from ...core.errors import PermanentError
-from ...engine.operations import stage_override, weights_merge
+from ...engine import overrides as ov
 from ..context import ActionContext
-from ..overrides import clear
 from ..probes import dns_weights
 
 
 def set_weights(ctx: ActionContext, policy: str, weights: dict[str, Any], reason: str = "") -> dict[str, Any]:
     """Set a weighted policy's weights (a recorded override), through plan, guardrails, lock and audit."""
     parsed = {str(k): int(v) for k, v in weights.items()}
-    stage_override(ctx.ws, "TrafficPolicy", policy, weights_merge(ctx.ws, policy, parsed),
-                   reason or f"runbook {ctx.runbook} ({ctx.run_id})")
-    out = ctx.apply([f"TrafficPolicy/{policy}"])
+    why = reason or f"runbook {ctx.runbook} ({ctx.run_id})"
+    out = ctx.apply([f"TrafficPolicy/{policy}"], stage=lambda: ov.stage(
+        ctx.ws, "TrafficPolicy", policy, ov.weights_merge(ctx.ws, policy, parsed), why))
     return {**out, "weights": parsed, "served": {} if ctx.dry_run else dns_weights(ctx.ws, policy)}
 
 
@@ -42,7 +41,9 @@ def verify(ctx: ActionContext, policy: str, timeout: float = 30.0) -> dict[str, 
 
 def clear_override(ctx: ActionContext, policy: str) -> dict[str, Any]:
     """Return a policy to the inventory's weights and forget the override (through apply)."""
-    return clear(ctx, "TrafficPolicy", policy, [f"TrafficPolicy/{policy}"])
+    out = ctx.apply([f"TrafficPolicy/{policy}"], stage=lambda: ov.stage_clear(ctx.ws, "TrafficPolicy", policy,
+                                                                             ctx.purpose))
+    return {**out, "cleared": f"TrafficPolicy/{policy}"}
 
 
 def _set_weights_check(ctx: ActionContext, policy: str, weights: dict[str, Any],

@@ -4,11 +4,12 @@ via override when a real provider such as autoscaling serves it, else on the sim
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from ...core.errors import PermanentError
+from ...engine import overrides as ov
 from ..context import ActionContext
-from ..overrides import clear, current_spec, set_or_clear
 from ..served import real_origin_fleets
 
 
@@ -34,17 +35,17 @@ def scale(ctx: ActionContext, region: str | None = None, pool: str | None = None
         for d in docs:
             target = [f"TranscodePool/{d.name}"]
             if reset:
-                if any((o.kind, o.name) == ("TranscodePool", d.name) for o in ws.overrides()):
-                    out.setdefault("pool_changed", []).append(clear(ctx, "TranscodePool", d.name, target)["changed"])
+                if ov.has_override(ws, "TranscodePool", d.name):
+                    out.setdefault("pool_changed", []).append(_clear(ctx, "TranscodePool", d.name)["changed"])
                 out["pools"][d.name] = d.model.min_nodes
                 continue
             assert min_nodes is not None
-            spec = current_spec(ctx, "TranscodePool", d.name)
+            spec = ov.current_spec(ws, "TranscodePool", d.name)
             merge: dict[str, Any] = {"minNodes": int(min_nodes)}
             if int(min_nodes) > spec.max_nodes:
                 merge["maxNodes"] = int(min_nodes)
-            done = set_or_clear(ctx, "TranscodePool", d.name, merge,
-                                f"runbook {ctx.runbook} ({ctx.run_id}): scale to {min_nodes} nodes", target)
+            why = f"runbook {ctx.runbook} ({ctx.run_id}): scale to {min_nodes} nodes"
+            done = ctx.apply(target, stage=partial(ov.stage_or_clear, ws, "TranscodePool", d.name, merge, why))
             out.setdefault("pool_changed", []).append(done["changed"])
             out["pools"][d.name] = int(min_nodes)
     if origin_nodes is not None or origin_surge or (reset and region is not None):
@@ -91,8 +92,8 @@ def _scale_fleets(ctx: ActionContext, fleets: list[str], nodes: int | None, surg
         assert doc is not None
         normal: int = doc.model.nodes
         if nodes is None and not surge:
-            if any((o.kind, o.name) == ("OriginFleet", name) for o in ctx.ws.overrides()):
-                out["_changed"].append(str(clear(ctx, "OriginFleet", name, target)["changed"]))
+            if ov.has_override(ctx.ws, "OriginFleet", name):
+                out["_changed"].append(str(_clear(ctx, "OriginFleet", name)["changed"]))
             out[name] = normal
             continue
         want = doc.model.surge_nodes if surge and doc.model.surge_nodes else nodes
@@ -102,15 +103,20 @@ def _scale_fleets(ctx: ActionContext, fleets: list[str], nodes: int | None, surg
         if size != int(want):
             ctx.note(f"origin fleet {name}: {want} nodes is below its inventory size {normal}; a scale-out keeps "
                      f"{normal}")
-        spec = current_spec(ctx, "OriginFleet", name)
+        spec = ov.current_spec(ctx.ws, "OriginFleet", name)
         merge: dict[str, Any] = {"nodes": size}
         if size > spec.max_nodes:
             merge["maxNodes"] = size
-        done = set_or_clear(ctx, "OriginFleet", name, merge,
-                            f"runbook {ctx.runbook} ({ctx.run_id}): scale origin to {size} nodes", target)
+        why = f"runbook {ctx.runbook} ({ctx.run_id}): scale origin to {size} nodes"
+        done = ctx.apply(target, stage=partial(ov.stage_or_clear, ctx.ws, "OriginFleet", name, merge, why))
         out["_changed"].append(str(done["changed"]))
         out[name] = size
     return out
+
+
+def _clear(ctx: ActionContext, kind: str, name: str) -> dict[str, Any]:
+    """Return a pool or fleet to its inventory spec (through apply) and forget its override."""
+    return ctx.apply([f"{kind}/{name}"], stage=lambda: ov.stage_clear(ctx.ws, kind, name, ctx.purpose))
 
 
 def _changed(out: dict[str, Any]) -> str:
@@ -142,7 +148,7 @@ def release(ctx: ActionContext, scaled_by: str = "regional-failover", keep: list
         doc = ws.inventory.get(o.kind, o.name)
         if doc is None or doc.model.region in keep_regions:
             continue
-        changed.append(clear(ctx, o.kind, o.name, [f"{o.kind}/{o.name}"])["changed"])
+        changed.append(_clear(ctx, o.kind, o.name)["changed"])
         released[o.name] = doc.model.min_nodes if o.kind == "TranscodePool" else doc.model.nodes
     origin: list[str] = []
     store = ctx.sim() if ctx.unserved("platform.origin") is None else None  # a sim stand-in scaled nothing real
