@@ -89,7 +89,8 @@ CREATE TABLE IF NOT EXISTS regions (
   reason TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY, holder TEXT NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
-  acquired_at TEXT NOT NULL, renewed_at TEXT NOT NULL, renewed_epoch REAL NOT NULL, ttl REAL NOT NULL,
+  acquired_at TEXT NOT NULL, renewed_at TEXT NOT NULL,
+  renewed_epoch DOUBLE PRECISION NOT NULL, ttl DOUBLE PRECISION NOT NULL,  -- float8 on PostgreSQL (REAL: float4)
   transitions INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS controller (
   key TEXT PRIMARY KEY, value TEXT NOT NULL, at TEXT NOT NULL);

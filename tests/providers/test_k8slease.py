@@ -1,0 +1,91 @@
+"""The controller's lease as a coordination.k8s.io/v1 Lease, on the kmock emulator (tests/servers/kube.py).
+
+kmock has no resourceVersion, so the compare-and-swap rests on the JSON patch ``test`` of the
+holder (a real cluster adds the resourceVersion test; see the module's docstring).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from streamverse_ctl.engine.leader import Elector
+from streamverse_ctl.providers.k8slease import KubeLease
+from tests.servers.fixtures_k8s_prom import Kube
+
+
+def kubeconfig(tmp_path: Path, url: str) -> str:
+    path = tmp_path / "kubeconfig"
+    path.write_text(f"""apiVersion: v1
+kind: Config
+clusters: [{{name: kmock, cluster: {{server: "{url}"}}}}]
+users: [{{name: ctl, user: {{token: not-a-secret}}}}]
+contexts: [{{name: kmock, context: {{cluster: kmock, user: ctl}}}}]
+current-context: kmock
+""")
+    return str(path)
+
+
+@pytest.fixture
+def lease(kube: Kube, tmp_path: Path):  # type: ignore[no-untyped-def]
+    cfg = kubeconfig(tmp_path, kube.url)
+    made: list[KubeLease] = []
+
+    def make() -> KubeLease:
+        made.append(KubeLease("ctl", kube.namespace, kubeconfig=cfg))
+        return made[-1]
+
+    yield make
+    for m in made:
+        m.close()
+
+
+def test_create_refuse_renew_expire_take_over_release(lease, kube: Kube) -> None:  # type: ignore[no-untyped-def]
+    a, b = lease(), lease()
+    first = a.try_acquire("a", 2)
+    assert first is not None and first.holder == "a"
+    seen = b.try_acquire("b", 2)
+    assert seen is not None and seen.holder == "a"  # valid: refused
+    time.sleep(1.2)
+    assert a.try_acquire("a", 2).holder == "a"  # renewed
+    time.sleep(1.2)
+    assert b.try_acquire("b", 2).holder == "a"  # still within 2 s of the renewal
+    time.sleep(2.2)
+    took = b.try_acquire("b", 2)
+    assert took is not None and took.holder == "b" and took.transitions == 1
+    raw = b._coord().read_namespaced_lease("ctl", kube.namespace)
+    assert raw.spec.holder_identity == "b" and raw.spec.lease_duration_seconds == 2
+    b.release("b")
+    assert a.try_acquire("a", 2).holder == "a"  # free at once after a release
+
+
+def test_a_stale_holder_test_loses_the_race(lease) -> None:  # type: ignore[no-untyped-def]
+    a = lease()
+    a.try_acquire("a", 1)
+    from kubernetes.client.rest import ApiException
+
+    ops = [{"op": "test", "path": "/spec/holderIdentity", "value": "someone-else"},
+           {"op": "add", "path": "/spec/holderIdentity", "value": "thief"}]
+    with pytest.raises(ApiException) as err:
+        a._coord().patch_namespaced_lease("ctl", a.namespace, ops)
+    assert err.value.status in (409, 422, 500)  # a real API server says 422; kmock answers a failed test with 500
+    assert a._coord().read_namespaced_lease("ctl", a.namespace).spec.holder_identity == "a"  # nothing written
+    assert a.try_acquire("a", 1).holder == "a"
+
+
+def test_two_electors_on_one_lease(lease) -> None:  # type: ignore[no-untyped-def]
+    one = Elector(lease(), ttl=2.0, holder="one").start()
+    two = Elector(lease(), ttl=2.0, holder="two").start()
+    try:
+        assert one.status().leader and not two.status().leader and two.status().holder == "one"
+        one.stop(release=True)
+        for _ in range(100):
+            if two.status().leader:
+                break
+            time.sleep(0.05)
+        assert two.status().leader
+    finally:
+        one.stop()
+        two.stop()
