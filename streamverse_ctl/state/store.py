@@ -367,6 +367,7 @@ class StateStore:
         self.location = where.display  # for every message: a URL's password is redacted
         self.inventory_id: str | None = None  # set by bind_inventory(); recorded with what it applies
         self._lock_conns: dict[str, Any] = {}  # PostgreSQL: lock name -> the connection holding it
+        self._spare_conn: Any = None  # PostgreSQL: a lock connection kept after a release, for the next lock
         if where.url is not None:
             self._open_postgres(where.url, password_file)
             return
@@ -642,7 +643,13 @@ class StateStore:
 
     def close(self) -> None:
         for name in list(self._lock_conns):
-            self._drop_lock_conn(name)
+            self._drop_lock_conn(name, keep=False)
+        spare, self._spare_conn = self._spare_conn, None
+        if spare is not None:
+            try:
+                spare.close()
+            except Exception:
+                pass
         self._db.close()
 
     @contextmanager
@@ -670,17 +677,28 @@ class StateStore:
         conn = self._lock_conns.get(name)
         if conn is None:
             assert isinstance(self._db, PostgresAdapter)
-            conn = self._lock_conns[name] = self._db.connect()
+            spare, self._spare_conn = self._spare_conn, None
+            conn = self._lock_conns[name] = spare if spare is not None else self._db.connect()
         row = conn.execute("SELECT pg_try_advisory_lock(%s::int, %s::int)", (LOCK_CLASS, lock_key(name))).fetchone()
         return bool(row[0])
 
-    def _drop_lock_conn(self, name: str) -> None:
+    def _drop_lock_conn(self, name: str, keep: bool = True) -> None:
+        """Free the lock: unlock and keep the session as the spare for the next lock (a new session
+        costs ~10-40 ms), or close it (closing a session frees its advisory locks, whatever else failed)."""
         conn = self._lock_conns.pop(name, None)
-        if conn is not None:
+        if conn is None:
+            return
+        if keep and self._spare_conn is None:
             try:
-                conn.close()  # closing the session frees its advisory locks
+                conn.execute("SELECT pg_advisory_unlock_all()")
+                self._spare_conn = conn
+                return
             except Exception:
                 pass
+        try:
+            conn.close()
+        except Exception:
+            pass
 
     def _pg_held(self, name: str) -> int | None:
         """The server pid of the session holding the advisory lock ``name``, or None when it is free."""
