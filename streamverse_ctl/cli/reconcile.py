@@ -173,10 +173,10 @@ def _elector(kind: str, ttl: float, name: str, namespace: str | None, inventory:
             log("lease.follower", new.describe(), holder=new.holder, since=new.since)
 
     elector = Elector(backend, ttl, on_change=changed)
-    try:
-        elector.start()
-    except Exception as exc:  # the first attempt failed: keep trying in the background, as a follower
-        log("lease.error", f"lease unavailable: {exc}", level="warning")
+    elector.start()  # a configuration error ends the command (exit 1); a server that is down is retried
+    if elector.last_error is not None:
+        log("lease.error", f"lease unavailable, retrying as a follower: {elector.last_error}", level="warning",
+            error=str(elector.last_error))
     return elector
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..core.errors import PermanentError
 from ..core.lease import LeaseView
 from ..core.secrets import redact
 
@@ -108,10 +109,15 @@ class Elector:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.last_error: Exception | None = None
 
     # ----- the loop -------------------------------------------------------------------------------
     def start(self) -> Elector:
-        self.attempt()  # know the answer before the first iteration
+        """First attempt at once (know the answer before the first iteration); a configuration error
+        (PermanentError: no kubeconfig, a bad state URL) is raised, a server that is down is retried."""
+        self.attempt()
+        if isinstance(self.last_error, PermanentError):
+            raise self.last_error
         self._thread = threading.Thread(target=self._run, name="lease", daemon=True)
         self._thread.start()
         return self
@@ -125,11 +131,13 @@ class Elector:
         try:
             view = self.backend.try_acquire(self.holder, self.ttl)
         except Exception as exc:  # unreachable backend: a leader keeps its lease only until the TTL runs out
+            self.last_error = exc
             with self._lock:
                 still = self._status.leader and started - self._confirmed < self.ttl
                 new = Status(still, self._status.holder, self._status.since, self._status.age,
                              redact(str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
             return self._set(new)
+        self.last_error = None
         if view is None:
             return self._set(Status(False, ""))
         mine = view.holder == self.holder

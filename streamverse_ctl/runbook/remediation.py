@@ -32,6 +32,7 @@ from ..core.errors import GuardrailRefused, LockHeld, StreamverseError
 from ..core.secrets import redact
 from ..engine.workspace import Workspace
 from ..inventory.models import parse_duration
+from .errors import PreconditionFailed, RunPaused
 
 FAILOVER, FAILBACK = "regional-failover", "regional-failback"
 LAST = "remediation:last"
@@ -156,12 +157,16 @@ def _run(ws: Workspace, action: str, region: str, why: str, item: dict[str, Any]
         detail = f"{why}: {name} run {outcome.run_id} {outcome.status}"
     except GuardrailRefused as exc:
         result, detail = "refused", f"{why}: {name} refused by a guardrail, nothing forced: {redact(str(exc))}"
+    except PreconditionFailed as exc:
+        result, detail = "refused", f"{why}: {name} not started: {redact(str(exc))}"
+    except RunPaused as exc:
+        result, detail = "paused", f"{why}: {name} paused, a human resumes it: {redact(str(exc))}"
     except LockHeld as exc:
         result, detail = "waiting", f"{why}: {redact(str(exc))}"
     except StreamverseError as exc:
         result, detail = "failed", f"{why}: {name} failed: {redact(str(exc))}"
     run_id = runner.run_id
-    if result in ("ok", "failed"):  # something may have changed: the cooldown starts
+    if result in ("ok", "failed", "paused"):  # something may have changed: the cooldown starts
         ws.state.controller_put(LAST, {"action": action, "region": region, "at_epoch": clock(), "run_id": run_id,
                                        "result": result})
     ws.state.audit(audit_action, region, result, runbook=name, run_id=run_id, detail=detail)

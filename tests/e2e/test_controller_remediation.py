@@ -163,3 +163,27 @@ def test_a_flapping_region_is_not_failed_over(one_node: CLI) -> None:
         one_node.ok("sim", "heal-region", "us-east")
         run_reconcile(one_node, 1)
     assert region_state(one_node, "us-east") == "serving" and failover_runs(one_node) == []
+
+
+def test_failback_stays_human_unless_auto_failback(one_node: CLI) -> None:
+    set_policy(one_node, mode="automatic", unhealthyObservations=2, cooldown="0s", stepInterval="0s")
+    run_reconcile(one_node, 1)
+    one_node.ok("sim", "fail-region", "us-east")
+    run_reconcile(one_node, 2)
+    assert region_state(one_node, "us-east") == "drained"
+    one_node.ok("sim", "heal-region", "us-east")
+    ticks = run_reconcile(one_node, 3)
+    items = [i for t in ticks for i in t["remediation"] if i["action"] == "failback"]
+    assert items and all(i["result"] == "human" for i in items), items
+    assert "streamverse ctl failback us-east" in items[0]["detail"]
+    assert region_state(one_node, "us-east") == "drained"
+
+    set_policy(one_node, autoFailback="true")
+    ticks = run_reconcile(one_node, 3)
+    done = [i for t in ticks for i in t["remediation"] if i["action"] == "failback"]
+    assert [i["result"] for i in done] == ["ok"], done  # once: the region serves again, nothing more to do
+    assert region_state(one_node, "us-east") == "serving"
+    runs = one_node.json("runbook", "history", "-n", "50")
+    assert isinstance(runs, list)
+    assert sorted((r["ref"], r["status"]) for r in runs) == [("regional-failback", "done"),
+                                                             ("regional-failover", "done")]
