@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from .common import DEFAULT_INVENTORY, InventoryOpt, Output, OutputOpt, PlatformOpt, StateDirOpt, VarOpt
-from .runbook import RunbooksOpt
 
 if TYPE_CHECKING:
     from ..engine.leader import Elector, Status
@@ -16,6 +15,12 @@ if TYPE_CHECKING:
     from .eventlog import EventLog
     from .metrics import Metrics
 
+
+# as `runbook run --runbooks` (not imported from cli/runbook.py: that would load the plan and apply
+# verbs' modules into `reconcile --help`)
+RunbooksOpt = Annotated[list[Path] | None, typer.Option(
+    "--runbooks", metavar="DIR", help="Directory of runbooks for automatic remediation, searched before the "
+    "built-in ones (repeatable; env STREAMVERSE_RUNBOOKS).")]
 
 
 class LeaseKind(str, Enum):
