@@ -89,3 +89,34 @@ def test_two_electors_on_one_lease(lease) -> None:  # type: ignore[no-untyped-de
     finally:
         one.stop()
         two.stop()
+
+
+def test_reconcile_with_lease_k8s_holds_and_releases_the_lease(kube: Kube, tmp_path: Path,
+                                                                demo_copy: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from kubernetes import client
+
+    sv = str(Path(sys.executable).parent / "streamverse")
+    (tmp_path / "state").mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMVERSE_")}
+    env.update(KUBECONFIG=kubeconfig(tmp_path, kube.url), POD_NAMESPACE=kube.namespace,
+               STREAMVERSE_STATE_DIR=str(tmp_path / "state"), STREAMVERSE_INVENTORY=str(demo_copy))
+    out = subprocess.run([sv, "ctl", "reconcile", "--apply", "--platform", "sim", "--lease", "k8s", "-n", "2",
+                          "--interval", "100ms", "--log-format", "json"], env=env, capture_output=True, text=True,
+                         timeout=300, stdin=subprocess.DEVNULL)
+    assert out.returncode == 0, out.stderr
+    events = [json.loads(line) for line in out.stdout.splitlines()]
+    assert events[0]["event"] == "lease.acquired"
+    assert events[0]["where"] == f"Lease {kube.namespace}/streamverse-reconcile"  # POD_NAMESPACE, default name
+    ticks = [e for e in events if e["event"] == "reconcile.tick"]
+    assert [t["status"] for t in ticks] == ["applied", "in-sync"] and {t["role"] for t in ticks} == {"leader"}
+    assert events[-1]["event"] == "lease.released"
+    cfg = client.Configuration()
+    cfg.host = kube.url
+    with client.ApiClient(cfg) as api:
+        lease = client.CoordinationV1Api(api).read_namespaced_lease("streamverse-reconcile", kube.namespace)
+    assert lease.spec.holder_identity == "" and lease.spec.lease_transitions == 0  # given up on exit
