@@ -201,7 +201,9 @@ def _remediation(apply: bool, elector: Elector | None, runbooks: list[Path] | No
 
     def after(ws: Any, tick: Tick) -> None:
         status = elector.status() if elector is not None else None
-        leader = status.leader if status is not None else True
+        # only a writer counts observations: the leader, or without election a reconcile --apply; a
+        # report-only run reads the counts as the controller keeps them and writes nothing
+        leader = status.leader if status is not None else apply
         tick.remediation = remediate(ws, leader=leader, act=apply and leader, runbooks=runbooks or [], sink=sink)
 
     return after
