@@ -164,3 +164,18 @@ def test_json_logs_are_one_object_per_event_with_no_secret(two_machines: tuple[C
     assert all({"ts", "level", "event"} <= set(e) for e in events)
     assert events[1]["status"] == "applied" and events[1]["role"] == "leader"
     assert "pw-Zq83-secret" not in out.stdout + out.stderr and "postgres:***@" in out.stdout
+
+
+def test_sigterm_mid_iteration_finishes_the_apply_then_releases(two_machines: tuple[CLI, CLI],
+                                                                replicas: list[Replica]) -> None:
+    node, _ = two_machines
+    node.ok("sim", "faults", "--write-delay", "0.05")  # ~4 s of writes: SIGTERM arrives in the middle
+    a = Replica(node, interval="1h")
+    replicas.append(a)
+    until("a leads", a.leader)
+    until("a is writing", lambda: node.json("state", "lock")["lock"] is not None)  # type: ignore[index]
+    assert a.stop(signal.SIGTERM) == 0
+    assert [(t["status"], t["applied"]) for t in a.ticks] == [("applied", 73)]  # the iteration was finished
+    assert node.ok("diff", "--platform", "sim", "--detailed-exitcode").returncode == 0
+    released = node.json("state", "audit", "-n", "5", "--action", "lease.released")
+    assert isinstance(released, list) and len(released) == 1
