@@ -2,7 +2,8 @@
 
 /metrics is the Prometheus text format of the controller's own registry (prometheus_client).
 /healthz answers 200 while the loop is alive (an iteration finished within three intervals plus
-the lease TTL, or the first one is still running) and 503 when it is stuck. /readyz answers 200
+the lease TTL and 30 s, or a runbook the iteration runs, such as a gradual failback that waits
+between its steps, reported progress within that time) and 503 when it is stuck. /readyz answers 200
 once an iteration finished that could read the inventory and the state, and 503 before that or
 while the last iteration was an error; a follower is ready (it serves plans and metrics).
 """
@@ -57,6 +58,7 @@ class Metrics:
         self.interval, self.ttl = interval, ttl
         self._started = time.monotonic()
         self._last_tick: float | None = None
+        self._last_beat: float | None = None  # the last sign of progress inside an iteration
         self._ready = False
         self._server: ThreadingHTTPServer | None = None
 
@@ -82,6 +84,10 @@ class Metrics:
         self._last_tick = time.monotonic()
         self._ready = tick.status != "error"
 
+    def heartbeat(self) -> None:
+        """Progress inside a long iteration (a runbook's events): the loop is not stuck."""
+        self._last_beat = time.monotonic()
+
     def lease(self, status: Status) -> None:
         self.is_leader.set(1 if status.leader else 0)
         self.lease_age.set(status.age if status.holder else 0)
@@ -89,7 +95,9 @@ class Metrics:
     # ----- health ---------------------------------------------------------------------------------
     def healthy(self) -> tuple[bool, str]:
         budget = 3 * self.interval + self.ttl + 30
-        since = time.monotonic() - (self._last_tick if self._last_tick is not None else self._started)
+        tick = self._last_tick if self._last_tick is not None else self._started
+        last = max(tick, self._last_beat) if self._last_beat is not None else tick
+        since = time.monotonic() - last
         if since > budget:
             return False, f"no iteration finished for {since:.0f} s (budget {budget:.0f} s)"
         return True, "ok"

@@ -99,7 +99,8 @@ def command(
                                                    variables, platform, log, metrics)
     worst = 0
     try:
-        after = _remediation(apply, elector, runbooks, log, log_format == LogFormat.json or output == Output.table)
+        after = _remediation(apply, elector, runbooks, log, log_format == LogFormat.json or output == Output.table,
+                             metrics)
         for tick in reconcile(inventory, state_dir=state_dir, variables=variables, platform=platform,
                               apply=apply, interval=seconds, iterations=iterations, stop=lambda: stopping["now"],
                               elector=elector, after=after):
@@ -186,10 +187,12 @@ def _elector(kind: str, ttl: float, name: str, namespace: str | None, inventory:
 
 
 def _remediation(apply: bool, elector: Elector | None, runbooks: list[Path] | None, log: EventLog,
-                 show_steps: bool) -> Any:
+                 show_steps: bool, metrics: Metrics | None) -> Any:
     from ..runbook.remediation import remediate
 
     def sink(event: dict[str, Any]) -> None:
+        if metrics is not None:
+            metrics.heartbeat()  # a runbook that waits between steps keeps /healthz green
         if not show_steps:
             return
         name = event.get("event", "")
