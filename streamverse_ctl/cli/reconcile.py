@@ -197,7 +197,8 @@ def _remediation(apply: bool, elector: Elector | None, runbooks: list[Path] | No
             return
         name = event.get("event", "")
         if log.json:
-            log(f"runbook.{name}", **{k: v for k, v in event.items() if k != "event"})
+            log(f"runbook.{name}", **{("data_" + k if k in ("level", "message") else k): v
+                                      for k, v in event.items() if k != "event"})
         elif name in ("run.start", "step.done", "step.fail", "run.finish"):
             what = event.get("step") or event.get("runbook") or event.get("status") or ""
             log(name, f"    remediation {event.get('run_id', '')}: {name} {what}")
