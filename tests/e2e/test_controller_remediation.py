@@ -8,10 +8,12 @@ within the cooldown; never while a guardrail refuses; mode manual only reports.
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
 import signal
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,8 +128,41 @@ def one_node(tmp_path: Path) -> CLI:
     return node
 
 
-def test_no_failover_while_a_guardrail_refuses(one_node: CLI) -> None:
+class Webhook:
+    """A real HTTP receiver on loopback that keeps every JSON body POSTed to it (the on-call channel)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict] = []  # type: ignore[type-arg]
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                owner.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def texts(self) -> list[str]:
+        return [str(r["text"]) for r in self.received]
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    hook = Webhook()
+    yield hook
+    hook.server.shutdown()
+    hook.server.server_close()
+
+
+def test_no_failover_while_a_guardrail_refuses(one_node: CLI, webhook: Webhook) -> None:
     set_policy(one_node, **AUTOMATIC, minRegionsServing=6)  # a failover would leave 5 regions serving
+    one_node.env["STREAMVERSE_WEBHOOK_URL"] = webhook.url
     run_reconcile(one_node, 1)
     one_node.ok("sim", "fail-region", "us-east")
     ticks = run_reconcile(one_node, 5)
@@ -138,6 +173,24 @@ def test_no_failover_while_a_guardrail_refuses(one_node: CLI) -> None:
     assert all(r["status"] == "refused" for r in failover_runs(one_node))
     audit = one_node.json("state", "audit", "-n", "500", "--action", "remediation.*")
     assert isinstance(audit, list) and {e["result"] for e in audit} == {"started", "refused"}
+    refused = [t for t in webhook.texts() if t.startswith("streamverse controller: automatic failover of us-east")]
+    assert len(refused) == 3 and all(": refused (" in t and "[min-regions]" in t for t in refused), webhook.texts()
+
+
+def test_a_restarted_controller_continues_the_count(one_node: CLI, webhook: Webhook) -> None:
+    set_policy(one_node, **AUTOMATIC)
+    one_node.env["STREAMVERSE_WEBHOOK_URL"] = webhook.url
+    run_reconcile(one_node, 1)
+    one_node.ok("sim", "fail-region", "us-east")
+    first = run_reconcile(one_node, 2)  # 2 of 3 observations, then the process ends
+    assert [i["observations"] for t in first for i in t["remediation"]] == [1, 2]
+    second = run_reconcile(one_node, 1)  # a new process: its first observation is the third
+    done = [i for t in second for i in t["remediation"] if i["action"] == "failover"]
+    assert [(i["observations"], i["result"]) for i in done] == [(3, "ok")], second
+    assert region_state(one_node, "us-east") == "drained"
+    texts = webhook.texts()
+    assert any(t.startswith("streamverse controller: automatic failover of us-east: ok") for t in texts), texts
+    assert any(t.startswith("us-east drained; www weights now") for t in texts), texts  # the runbook's own notify
 
 
 def test_manual_mode_reports_what_it_would_do_and_changes_nothing(one_node: CLI) -> None:
