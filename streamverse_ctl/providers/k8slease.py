@@ -6,8 +6,9 @@ ours. A take-over is a JSON patch whose first operation *tests* the holder and r
 moment before, so of two replicas racing for an expired lease the API server applies one patch and
 rejects the other (422 on a failed test; on a real cluster also 409 on a stale resourceVersion).
 
-Expiry is judged against the API server's clock (its ``Date`` header) when it sends one, else
-this machine's: replicas on machines with skewed clocks still agree.
+Expiry is judged against the API server's clock (its ``Date`` header) when this machine's clock
+is more than 2 s off it, else against this machine's: replicas on machines with skewed clocks
+still agree (the header has whole seconds, so a smaller difference is not corrected).
 
 Client configuration: ``$KUBECONFIG`` (or ~/.kube/config), else the in-cluster service account.
 """
@@ -26,6 +27,7 @@ from ..core.lease import LeaseView
 from ..core.secrets import redact
 
 NAMESPACE_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+SKEW_TOLERANCE = 2.0  # seconds
 
 
 def default_namespace() -> str:
@@ -99,9 +101,11 @@ class KubeLease:
         date = (headers or {}).get("Date")
         if date:
             try:
-                self._skew = parsedate_to_datetime(date).timestamp() - time.time()
+                skew = parsedate_to_datetime(date).timestamp() - time.time()
             except (TypeError, ValueError):
-                pass
+                skew = 0.0
+            # the Date header has whole seconds: only a real difference of clocks is corrected
+            self._skew = skew if abs(skew) > SKEW_TOLERANCE else 0.0
         return lease
 
     def try_acquire(self, holder: str, ttl: float) -> LeaseView | None:

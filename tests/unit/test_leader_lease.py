@@ -33,17 +33,17 @@ def open_store(location: str) -> StateStore:
 def test_one_holder_renewal_expiry_takeover_and_release(location: str) -> None:
     a, b = open_store(location), open_store(location)
     try:
-        assert a.lease_acquire("ctl", "a", 0.6).holder == "a"
-        held = b.lease_acquire("ctl", "b", 0.6)
+        assert a.lease_acquire("ctl", "a", 2).holder == "a"
+        held = b.lease_acquire("ctl", "b", 2)
         assert held.holder == "a" and not held.expired  # b is refused while a's lease is valid
-        time.sleep(0.35)
-        assert a.lease_acquire("ctl", "a", 0.6).holder == "a"  # renewed: valid for another TTL
-        time.sleep(0.35)
-        assert b.lease_acquire("ctl", "b", 0.6).holder == "a"  # 0.7 s since acquired, 0.35 s since renewed
-        time.sleep(0.7)  # a stops renewing (killed): the lease expires
-        took = b.lease_acquire("ctl", "b", 0.6)
+        time.sleep(1.2)
+        assert a.lease_acquire("ctl", "a", 2).holder == "a"  # renewed: valid for another TTL
+        time.sleep(1.2)
+        assert b.lease_acquire("ctl", "b", 2).holder == "a"  # 2.4 s since acquired, 1.2 s since renewed
+        time.sleep(2.3)  # a stops renewing (killed): the lease expires
+        took = b.lease_acquire("ctl", "b", 2)
         assert took.holder == "b" and took.transitions == 1
-        assert a.lease_acquire("ctl", "a", 0.6).holder == "b"
+        assert a.lease_acquire("ctl", "a", 2).holder == "b"
         assert b.lease_release("ctl", "b") and not a.lease_release("ctl", "b")
         assert a.lease_info("ctl") is None
         assert a.lease_acquire("ctl", "a", 30).holder == "a"  # free at once after a release
@@ -87,7 +87,7 @@ def test_elector_hands_over_on_release_and_a_dead_holder_is_replaced(location: s
         assert first.status().leader and not second.status().leader
         assert second.status().holder == "first" and "leader is first since" in second.status().describe()
         assert first.stop(release=True)  # SIGTERM: give it up
-        for _ in range(100):
+        for _ in range(400):
             if second.status().leader:
                 break
             time.sleep(0.05)
@@ -97,7 +97,7 @@ def test_elector_hands_over_on_release_and_a_dead_holder_is_replaced(location: s
         second._thread.join()
         third = Elector(StateLease(lambda: StateStore(location)), ttl=1.0, holder="third").start()
         try:
-            for _ in range(100):
+            for _ in range(400):
                 if third.status().leader:
                     break
                 time.sleep(0.05)
