@@ -386,8 +386,15 @@ class FailoverPolicySpec(Spec):
     min_regions_serving: int = Field(2, ge=1)
     max_region_share_percent: int = Field(60, ge=1, le=100)
     mode: Literal["automatic", "manual"] = "manual"
+    # automatic remediation by the controller (reconcile --apply, the lease holder)
+    unhealthy_observations: int = Field(3, ge=1, le=1000, description=(
+        "consecutive unhealthy observations (one per reconcile iteration) before a region is failed over"))
+    cooldown: str = Field("30m", description="at most one automatic failover (or failback) per cooldown")
+    auto_failback: bool = Field(False, description=(
+        "fail a drained region back (gradually, with health gates) once it has been healthy for "
+        "unhealthyObservations observations; otherwise failback stays a human decision"))
 
-    @field_validator("step_interval")
+    @field_validator("step_interval", "cooldown")
     @classmethod
     def _duration(cls, v: str) -> str:
         parse_duration(v)
