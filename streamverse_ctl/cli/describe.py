@@ -41,7 +41,7 @@ def command(
         if doc is None:
             raise PermanentError(f"no {k} named '{name}' (known: {', '.join(d.name for d in ws.inventory.of(k))})")
         overrides = [o for o in ws.overrides() if (o.kind, o.name) == (k, name)]
-        mine = [r for r in ws.compiled.resources if r.origin.split(" ", 1)[0] == doc.ref]
+        mine = [r for r in ws.compiled.resources if r.document == doc.ref]
         actual = {(r.provider, r.id): r for r in ws.read_actual()} if mine else {}
         resources: list[dict[str, Any]] = []
         for r in mine:

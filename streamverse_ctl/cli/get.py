@@ -41,8 +41,7 @@ def status_by_document(ws: Workspace) -> dict[str, dict[str, Any]]:
     plan = ws.plan()
     out: dict[str, dict[str, Any]] = {}
     for c in plan.changes:
-        doc = c.origin.split(" ", 1)[0] if c.origin else ""
-        entry = out.setdefault(doc, {"pending": 0, "changes": []})
+        entry = out.setdefault(c.document, {"pending": 0, "changes": []})
         entry["pending"] += 1
         entry["changes"].append(f"{c.action} {c.id}")
     return out

@@ -95,9 +95,13 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
     drained = frozenset(r for r in ci.drained if r in regions)
     out: list[Resource] = []
 
+    described: dict[str, str] = {}  # origin text -> "Kind/name": bound resources carry the document as data
+
     def origin(kind: str, name: str) -> str:
         doc = inv.get(kind, name)
-        return doc.describe() if doc else f"{kind}/{name}"
+        text = doc.describe() if doc else f"{kind}/{name}"
+        described[text] = f"{kind}/{name}"
+        return text
 
     for name, r in regions.items():
         spec = {
@@ -163,15 +167,15 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
             out.append(compile_record(spec, origin(kind, name)))
     out.extend(plugin_resources(inv, models, problems))
     out.extend(rule_resources(inv, models))  # only when a prometheus provider serves the rule files
+    bindings, bound = _bind(inv, out, ci.platform, problems, described)
     if ci.overrides:
         # name the override only on resources it actually changes
         plain = {x.id: x.spec for x in compile_inventory(inv, CompileInput(ci.drained, [], ci.platform,
                                                                            ci.queue_depths)).resources}
         for o in ci.overrides:
-            for res in out:
-                if res.origin.startswith(f"{o.kind}/{o.name} ") and plain.get(res.id) != res.spec:
+            for res in bound:
+                if res.document == f"{o.kind}/{o.name}" and plain.get(res.id) != res.spec:
                     reasons[res.id] = o.describe()
-    bindings, bound = _bind(inv, out, ci.platform, problems)
     if problems:
         raise InputError(problems)
     failover = next((s for (k, _), s in models.items() if k == "FailoverPolicy"), None)
@@ -324,12 +328,12 @@ def _scope_of(r: Resource, pops_region: Mapping[str, str]) -> tuple[str | None, 
     return None, region
 
 
-def _bind(inv: Inventory, resources: list[Resource], platform: str | None, problems: list[Problem]
-          ) -> tuple[dict[str, Binding], list[Resource]]:
+def _bind(inv: Inventory, resources: list[Resource], platform: str | None, problems: list[Problem],
+          described: Mapping[str, str]) -> tuple[dict[str, Binding], list[Resource]]:
     provider_docs: list[Document] = inv.of("Provider")
     if platform == SIM or not provider_docs:
         binding = Binding(SIM, SIM, {}, m.Guardrails(), "the embedded sim platform")
-        return {SIM: binding}, [_with_provider(r, SIM) for r in resources]
+        return {SIM: binding}, [_with_provider(r, SIM, described) for r in resources]
     bindings = {d.name: Binding(d.name, d.model.type, d.model.settings, d.model.guardrails, d.describe())
                 for d in provider_docs}
     pops_region = {r.name: str(r.spec["region"]) for r in resources if r.type == "cdn.pop"}
@@ -345,7 +349,7 @@ def _bind(inv: Inventory, resources: list[Resource], platform: str | None, probl
                 continue
             if serves.regions is not None and region is not None and region not in serves.regions:
                 continue
-            out.append(_with_provider(r, d.name))
+            out.append(_with_provider(r, d.name, described))
             break
         else:
             missing.setdefault(r.type, []).append(r.origin or r.id)
@@ -356,5 +360,6 @@ def _bind(inv: Inventory, resources: list[Resource], platform: str | None, probl
     return bindings, out
 
 
-def _with_provider(r: Resource, provider: str) -> Resource:
-    return Resource(r.type, r.name, r.spec, provider, r.depends_on, r.requires, r.origin, r.managed)
+def _with_provider(r: Resource, provider: str, described: Mapping[str, str]) -> Resource:
+    return Resource(r.type, r.name, r.spec, provider, r.depends_on, r.requires, r.origin, r.managed,
+                    document=r.document or described.get(r.origin, ""))

@@ -28,8 +28,8 @@ def plugin_resources(inv: Inventory, models: Mapping[tuple[str, str], Any], prob
         doc = inv.get(kind, name)
         where = doc.describe() if doc else f"{kind}/{name}"
         for made in fn(name, doc):
-            r = made if made.origin else Resource(made.type, made.name, made.spec, made.provider, made.depends_on,
-                                                  made.requires, where)
+            r = Resource(made.type, made.name, made.spec, made.provider, made.depends_on, made.requires,
+                         made.origin or where, made.managed, document=made.document or f"{kind}/{name}")
             problem = _check(r, where)
             if problem:
                 problems.append(Problem(problem, doc.file if doc else "", doc.source.line if doc else None,

@@ -51,11 +51,11 @@ def rule_resources(inv: Inventory, models: Mapping[tuple[str, str], Any]) -> lis
     if provider is None:
         return []
     out = [Resource(RULE_TYPE, "streamverse", rule_spec("streamverse", base_rule_file()),
-                    origin=provider.describe())]
+                    origin=provider.describe(), document=provider.ref)]
     for (kind, name), spec in sorted(models.items()):
         if kind != "SLO" or not isinstance(spec, m.SLOSpec):
             continue
         doc = inv.get(kind, name)
         out.append(Resource(RULE_TYPE, f"slo-{name}", rule_spec(f"slo-{name}", slo_rule_file(name, spec)),
-                            origin=doc.describe() if doc else f"SLO/{name}"))
+                            origin=doc.describe() if doc else f"SLO/{name}", document=f"SLO/{name}"))
     return out

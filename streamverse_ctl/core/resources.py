@@ -93,6 +93,7 @@ class Resource:
     managed: bool = True
     etag: str = ""  # the spec's digest when the provider already knows it (saves re-serialising)
     owner: str = field(default="", compare=False)  # lineage of the state that wrote it (actual resources)
+    document: str = field(default="", compare=False)  # "Kind/name" of the inventory document it compiles from
 
     @property
     def id(self) -> str:
@@ -132,7 +133,9 @@ class Change:
     after: Mapping[str, Any] | None
     fields: list[FieldChange] = field(default_factory=list)
     reason: str = ""  # why, when not just "inventory says so" (e.g. an override or a drained region)
-    origin: str = ""
+    origin: str = ""  # the document it comes from, for people: "Kind/name (file:line)"
+    document: str = ""  # the same document as data: "Kind/name" ("" for a delete)
+    takeover: bool = False  # it updates a resource StreamVerse Control did not create (the adopt guardrail)
 
     @property
     def id(self) -> str:
@@ -142,7 +145,8 @@ class Change:
     def resource(self) -> Resource:
         """The resource as it should be after the change (before it, for a delete)."""
         spec = self.after if self.after is not None else self.before
-        return Resource(self.type, self.name, dict(spec or {}), self.provider, origin=self.origin)
+        return Resource(self.type, self.name, dict(spec or {}), self.provider, origin=self.origin,
+                        document=self.document)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -156,6 +160,8 @@ class Change:
             "fields": [{"path": f.path, "before": f.before, "after": f.after} for f in self.fields],
             "reason": self.reason,
             "origin": self.origin,
+            "document": self.document,
+            "takeover": self.takeover,
         }
 
     @classmethod
@@ -170,6 +176,8 @@ class Change:
             fields=[FieldChange(f["path"], f["before"], f["after"]) for f in d.get("fields", [])],
             reason=d.get("reason", ""),
             origin=d.get("origin", ""),
+            document=d.get("document", ""),
+            takeover=bool(d.get("takeover", False)),
         )
 
 

@@ -159,7 +159,7 @@ def check(changes: Sequence[Change], compiled: Compiled, actual: Sequence[Resour
                                     f"{len(healthy)} healthy region(s) {sorted(healthy)}; FailoverPolicy "
                                     f"minRegionsServing is {minimum}"))
     for c in changes:
-        if c.reason.startswith("takes over"):  # any resource type, not only DNS records
+        if c.takeover:  # any resource type, not only DNS records
             refusals.append(Refusal("adopt", f"{c.id} exists but was not created by StreamVerse Control"))
     refusals += _more_traffic_to_down_regions(changes, actual, health)
     return [r for r in refusals if r.name in UNFORCEABLE or r.name not in force]

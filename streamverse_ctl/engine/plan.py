@@ -5,7 +5,7 @@ JSON form (``plan -o json`` and ``plan --out FILE``), ``format_version`` 1::
     {"format_version": 1, "id": ..., "created_at": ..., "inventory": ..., "platform": ...,
      "targets": [...], "fingerprint": ..., "summary": {"create": n, "update": n, "delete": n},
      "changes": [{"id", "action", "type", "name", "provider", "before", "after",
-                  "fields": [{"path", "before", "after"}], "reason", "origin"}],
+                  "fields": [{"path", "before", "after"}], "reason", "origin", "document", "takeover"}],
      "refusals": [{"name", "message"}], "overrides": [...], "unmanaged": [resource ids],
      "safe": bool, "binding": {"inventory", "desired", "providers", "state"}}
 
@@ -226,7 +226,8 @@ def diff(desired: Sequence[Resource], actual: Sequence[Resource], reasons: Mappi
         cur = have.get((r.provider, r.id))
         if cur is None:
             changes.append(Change("create", r.type, r.name, r.provider, None, dict(r.spec),
-                                  diff_fields({}, dict(r.spec)), reasons.get(r.id, drifted.get(r.id, "")), r.origin))
+                                  diff_fields({}, dict(r.spec)), reasons.get(r.id, drifted.get(r.id, "")), r.origin,
+                                  r.document))
             continue
         fields = [] if cur.spec == r.spec else diff_fields(dict(cur.spec), dict(r.spec))
         if fields or not cur.managed:
@@ -234,7 +235,7 @@ def diff(desired: Sequence[Resource], actual: Sequence[Resource], reasons: Mappi
             if not cur.managed:
                 reason = "takes over a resource StreamVerse Control did not create" + (f"; {reason}" if reason else "")
             changes.append(Change("update", r.type, r.name, r.provider, dict(cur.spec), dict(r.spec), fields,
-                                  reason, r.origin))
+                                  reason, r.origin, r.document, takeover=not cur.managed))
     unmanaged = []
     for key, cur in have.items():
         if key in want:
@@ -254,7 +255,6 @@ def select(changes: list[Change], targets: Sequence[str]) -> list[Change]:
         return changes
     out = []
     for c in changes:
-        doc = c.origin.split(" ", 1)[0] if c.origin else ""
-        if any(fnmatch.fnmatchcase(doc, t) or fnmatch.fnmatchcase(c.id, t) for t in targets):
+        if any(fnmatch.fnmatchcase(c.document, t) or fnmatch.fnmatchcase(c.id, t) for t in targets):
             out.append(c)
     return out

@@ -18,7 +18,8 @@ from .helpers import doc, minimal, pop, weighted, write
 
 
 def res(rtype: str, name: str, origin: str = "", managed: bool = True, **spec: object) -> Resource:
-    return Resource(rtype, name, spec, "sim", origin=origin, managed=managed)
+    document = origin.split(" ", 1)[0]  # what the compiler records beside the text
+    return Resource(rtype, name, spec, "sim", origin=origin, managed=managed, document=document)
 
 
 # ----- diff -------------------------------------------------------------------------------------
@@ -57,7 +58,7 @@ def test_unmanaged_resources_are_left_alone_and_takeover_is_marked() -> None:
     assert unmanaged == ["dns.record/theirs"]
     assert not any(c.action == "delete" for c in changes)
     takeover = next(c for c in changes if c.name == "theirs-too")
-    assert takeover.action == "update" and takeover.reason.startswith("takes over")
+    assert takeover.action == "update" and takeover.takeover and takeover.reason.startswith("takes over")
 
 
 def test_select_targets_by_document_or_resource_id_glob() -> None:
