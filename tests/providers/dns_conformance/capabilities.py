@@ -1,0 +1,60 @@
+"""What each back-end declares (checked against the provider by test_capabilities.py), and one
+desired resource per capability, for the tests that pick back-ends by capability."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from streamverse_ctl.core.resources import Resource
+from streamverse_ctl.core.specs import (
+    FEATURE_ALIAS,
+    FEATURE_FAILOVER,
+    FEATURE_GEO,
+    FEATURE_HEALTHCHECK,
+    FEATURE_LATENCY,
+    FEATURE_WEIGHTED,
+)
+
+from ..helpers import hc, rec
+from .backends import KINDS, Z
+
+ALL = (FEATURE_WEIGHTED, FEATURE_LATENCY, FEATURE_GEO, FEATURE_FAILOVER, FEATURE_HEALTHCHECK, FEATURE_ALIAS)
+DECLARED: dict[str, frozenset[str]] = {
+    "sim": frozenset(ALL),
+    "route53": frozenset(ALL),
+    "bind": frozenset({FEATURE_FAILOVER, FEATURE_HEALTHCHECK}),
+    "knot": frozenset({FEATURE_FAILOVER, FEATURE_HEALTHCHECK}),
+    "pdns": frozenset(),
+    "pdns-lua": frozenset({FEATURE_WEIGHTED, FEATURE_FAILOVER, FEATURE_HEALTHCHECK}),
+}
+
+
+def alias(label: str = "@", target: str = "a.sv.example.") -> Resource:
+    r = rec(Z, label, "ALIAS", values=[target])
+    return replace(r, requires=(FEATURE_ALIAS,), origin="DnsRecord/apex")
+
+
+def needing(feature: str) -> Resource:
+    """A desired resource that needs exactly ``feature``."""
+    return {
+        FEATURE_WEIGHTED: lambda: rec(Z, "w", routing="weighted", set_id="us-east", weight=50, policy="www",
+                                      region="us-east"),
+        FEATURE_LATENCY: lambda: rec(Z, "l", routing="latency", set_id="us", latency_region="us-east-1",
+                                     policy="lat", region="us-east"),
+        FEATURE_GEO: lambda: rec(Z, "g", routing="geo", set_id="eu", geo={"continent": "EU"}, policy="geo",
+                                 region="eu-west"),
+        FEATURE_FAILOVER: lambda: rec(Z, "f", routing="failover", set_id="us-east", failover="PRIMARY",
+                                      policy="fo", region="us-east"),
+        FEATURE_HEALTHCHECK: lambda: hc("www/us-east"),
+        FEATURE_ALIAS: alias,
+    }[feature]()
+
+
+def kinds_with(feature: str) -> list[pytest.param]:  # type: ignore[valid-type]
+    return [pytest.param(k, id=k) for k in KINDS if feature in DECLARED[k]]
+
+
+def undeclared() -> list[pytest.param]:  # type: ignore[valid-type]
+    return [pytest.param(k, f, id=f"{k}-{f}") for k in KINDS for f in ALL if f not in DECLARED[k]]
