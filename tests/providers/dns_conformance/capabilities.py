@@ -4,9 +4,11 @@ desired resource per capability, for the tests that pick back-ends by capability
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
+from streamverse_ctl.compiler import compile_inventory
 from streamverse_ctl.core.resources import Resource
 from streamverse_ctl.core.specs import (
     FEATURE_ALIAS,
@@ -16,6 +18,8 @@ from streamverse_ctl.core.specs import (
     FEATURE_LATENCY,
     FEATURE_WEIGHTED,
 )
+from streamverse_ctl.inventory import load_inventory
+from tests.unit.helpers import doc, write
 
 from ..helpers import hc, rec
 from .backends import KINDS, Z
@@ -36,7 +40,15 @@ def alias(label: str = "@", target: str = "a.sv.example.") -> Resource:
     return replace(r, requires=(FEATURE_ALIAS,), origin="DnsRecord/apex")
 
 
-def needing(feature: str) -> Resource:
+def compiled_alias(tmp_path: Path) -> Resource:
+    """An ALIAS DnsRecord document through the compiler (which is what says it needs dns.alias)."""
+    inv = load_inventory(write(tmp_path / "alias-inv", {"dns.yaml": doc("DnsRecord", "apex", {
+        "zone": Z, "name": "@", "type": "ALIAS", "values": ["a.sv.example."]})}))
+    [r] = [r for r in compile_inventory(inv).resources if r.type == "dns.record"]
+    return r
+
+
+def needing(feature: str, tmp_path: Path) -> Resource:
     """A desired resource that needs exactly ``feature``."""
     return {
         FEATURE_WEIGHTED: lambda: rec(Z, "w", routing="weighted", set_id="us-east", weight=50, policy="www",
@@ -48,7 +60,7 @@ def needing(feature: str) -> Resource:
         FEATURE_FAILOVER: lambda: rec(Z, "f", routing="failover", set_id="us-east", failover="PRIMARY",
                                       policy="fo", region="us-east"),
         FEATURE_HEALTHCHECK: lambda: hc("www/us-east"),
-        FEATURE_ALIAS: alias,
+        FEATURE_ALIAS: lambda: compiled_alias(tmp_path),
     }[feature]()
 
 

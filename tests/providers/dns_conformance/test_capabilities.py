@@ -4,6 +4,8 @@ plan), naming the provider, the capability and the document that needs it: never
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from .backends import KINDS, Backend
@@ -19,8 +21,8 @@ def test_declared_capabilities_match_the_suite(backend: Backend) -> None:
 
 
 @pytest.mark.parametrize(("backend", "feature"), undeclared(), indirect=["backend"])
-def test_undeclared_capability_is_refused_at_plan_time(backend: Backend, feature: str) -> None:
-    desired = needing(feature)
+def test_undeclared_capability_is_refused_at_plan_time(backend: Backend, feature: str, tmp_path: Path) -> None:
+    desired = needing(feature, tmp_path)
     problems = backend.provider.check([desired])
     assert len(problems) == 1, problems
     [msg] = problems
