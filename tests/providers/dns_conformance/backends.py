@@ -71,6 +71,10 @@ class Backend:
         """Region -> share of the answers the system gives for a weighted name."""
         raise NotImplementedError
 
+    def failover_region(self, label: str, routed: Sequence[Resource]) -> str:
+        """The region whose answer a failover name is served with right now."""
+        raise NotImplementedError
+
     def close(self) -> None:
         self.provider.close()
 
@@ -112,6 +116,11 @@ class SimBackend(Backend):
     def region_shares(self, label: str, routed: Sequence[Resource]) -> dict[str, float]:
         policy = str(routed[0].spec["policy"])
         return {k: v for k, v in self.sim.shares().get(policy, {}).items() if v}
+
+    def failover_region(self, label: str, routed: Sequence[Resource]) -> str:
+        [(region, share)] = self.region_shares(label, routed).items()
+        assert share == 1.0
+        return region
 
 
 class Route53Backend(Backend):
@@ -165,6 +174,14 @@ class Route53Backend(Backend):
         return dict(out)
 
 
+    def failover_region(self, label: str, routed: Sequence[Resource]) -> str:
+        """Route 53 answers with the PRIMARY set while its health check passes (moto's always do)."""
+        region = {r.spec["set_id"]: str(r.spec["region"]) for r in routed}
+        [primary] = [rr for rr in self.rrsets() if rr["Name"] == fqdn(label) and rr.get("Failover") == "PRIMARY"]
+        assert primary.get("HealthCheckId"), primary
+        return region[primary["SetIdentifier"]]
+
+
 class DnsServerBackend(Backend):
     """A back-end with a real DNS server on loopback: answers are DNS answers."""
 
@@ -181,6 +198,11 @@ class DnsServerBackend(Backend):
             for v in query(self.address, fqdn(label), str(routed[0].spec["rtype"])):
                 counts[region.get(v, v)] += 1
         return {k: c / n for k, c in counts.items()}
+
+    def failover_region(self, label: str, routed: Sequence[Resource]) -> str:
+        got = self.answers(label, str(routed[0].spec["rtype"]))
+        [region] = [str(r.spec["region"]) for r in routed if set(r.spec["values"]) == got] or [f"none: {got}"]
+        return region
 
 
 class RFC2136Backend(DnsServerBackend):
