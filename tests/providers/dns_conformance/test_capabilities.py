@@ -26,4 +26,5 @@ def test_undeclared_capability_is_refused_at_plan_time(backend: Backend, feature
     problems = backend.provider.check([desired])
     assert len(problems) == 1, problems
     [msg] = problems
-    assert f"provider '{backend.provider.name}'" in msg and feature in msg and desired.origin in msg, msg
+    p = backend.provider
+    assert f"provider '{p.name}' ({p.type_name()})" in msg and feature in msg and desired.origin in msg, msg

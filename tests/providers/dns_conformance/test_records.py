@@ -24,15 +24,17 @@ def test_create_update_delete(backend: Backend) -> None:
     p = backend.provider
     desired = _desired()
     assert p.check(desired) == []
+    assert not [r for r in p.read(["dns.record"]) if r.managed], "a fresh zone holds nothing of ours"
     changes = apply(p, desired)
     assert sorted(c.action for c in changes) == ["create"] * len(desired)
     assert plan(p, desired) == [], "a converged zone plans no change"
     assert backend.answers("api") == {"192.0.2.30", "192.0.2.31"}
     assert backend.answers("mail", "MX") == {"10 mx1.example.net.", "20 mx2.example.net."}
+    assert backend.answers("*.img", "CNAME") == {"cdn.example.net."}
 
-    desired[0] = rec(Z, "api", values=["192.0.2.32"], ttl=60, policy="api")
+    desired[0] = rec(Z, "api", values=["192.0.2.32"], ttl=60, policy="api", region="eu-west")
     changes = apply(p, desired)
-    assert summary(changes) == [("update", "dns.record/api.sv.example./A", ["ttl", "values"])]
+    assert summary(changes) == [("update", "dns.record/api.sv.example./A", ["region", "ttl", "values"])]
     assert plan(p, desired) == []
     assert backend.answers("api") == {"192.0.2.32"}
 
@@ -53,6 +55,7 @@ def test_foreign_records_are_read_unmanaged_and_left_untouched(backend: Backend)
     legacy = actual["dns.record/legacy.sv.example./A"]
     assert not legacy.managed and legacy.spec["values"] == ["198.51.100.7"]
     assert not actual["dns.record/api.sv.example./TXT"].managed
+    assert not [r.id for r in actual.values() if r.managed], "nothing but ours is managed (SOA, NS, theirs)"
     changes = plan(p, _desired())
     assert {c.action for c in changes} == {"create"}, "nothing of theirs is planned for update or delete"
     apply_changes(p, changes)
