@@ -75,6 +75,18 @@ class Backend:
         """The region whose answer a failover name is served with right now."""
         raise NotImplementedError
 
+    def set_primary_values(self, routed: Sequence[Resource], values: Sequence[str]) -> None:
+        """Rewrite the answer of a failover pair's PRIMARY directly on the server."""
+        raise NotImplementedError
+
+    def write_foreign_weighted(self) -> None:
+        """Someone else's weighted name ``cdn`` (10/20), written directly on the server."""
+        raise NotImplementedError
+
+    def raw_label(self, label: str) -> Any:
+        """Everything the server holds at one name, in its own representation."""
+        raise NotImplementedError
+
     def close(self) -> None:
         self.provider.close()
 
@@ -121,6 +133,22 @@ class SimBackend(Backend):
         [(region, share)] = self.region_shares(label, routed).items()
         assert share == 1.0
         return region
+
+    def set_primary_values(self, routed: Sequence[Resource], values: Sequence[str]) -> None:
+        [primary] = [r for r in routed if r.spec["failover"] == "PRIMARY"]
+        spec = self.sim.store.get(primary.type, primary.name)
+        assert spec is not None
+        self._put({**spec, "values": sorted(values)}, managed=True)
+
+    def write_foreign_weighted(self) -> None:
+        from streamverse_ctl.providers.dnsrecords import record_spec
+
+        for i, w in ((1, 10), (2, 20)):
+            self._put(record_spec(Z, fqdn("cdn"), "A", 30, [f"198.51.100.{i}"], routing="weighted",
+                                  set_id=f"r{i}", weight=w, policy="theirs", region=f"r{i}"), managed=False)
+
+    def raw_label(self, label: str) -> Any:
+        return [row for row in self.sim.store.read(["dns.record"]) if row[1].startswith(fqdn(label) + "/")]
 
 
 class Route53Backend(Backend):
@@ -182,6 +210,19 @@ class Route53Backend(Backend):
         return region[primary["SetIdentifier"]]
 
 
+    def set_primary_values(self, routed: Sequence[Resource], values: Sequence[str]) -> None:
+        label = routed[0].spec["fqdn"].removesuffix("." + Z)
+        [primary] = [rr for rr in self.rrsets() if rr["Name"] == fqdn(label) and rr.get("Failover") == "PRIMARY"]
+        self._upsert([{**primary, "ResourceRecords": [{"Value": v} for v in values]}])
+
+    def write_foreign_weighted(self) -> None:
+        self._upsert([{"Name": fqdn("cdn"), "Type": "A", "SetIdentifier": f"r{i}", "Weight": w, "TTL": 30,
+                       "ResourceRecords": [{"Value": f"198.51.100.{i}"}]} for i, w in ((1, 10), (2, 20))])
+
+    def raw_label(self, label: str) -> Any:
+        return sorted(str(rr) for rr in self.rrsets() if rr["Name"] == fqdn(label))
+
+
 class DnsServerBackend(Backend):
     """A back-end with a real DNS server on loopback: answers are DNS answers."""
 
@@ -224,6 +265,11 @@ class RFC2136Backend(DnsServerBackend):
         host, port = parse_server(self.address)
         resp = dns.query.tcp(upd, host, port=port, timeout=2)
         assert resp.rcode() == dns.rcode.NOERROR, dns.rcode.to_text(resp.rcode())
+
+    def set_primary_values(self, routed: Sequence[Resource], values: Sequence[str]) -> None:
+        """The published answer of a failover name is the one RRset at the name."""
+        spec = routed[0].spec
+        self.write(spec["fqdn"].removesuffix("." + Z), spec["rtype"], spec["ttl"], values)
 
     def raw_foreign(self) -> Any:
         host, port = parse_server(self.address)
@@ -269,6 +315,23 @@ class PowerDNSBackend(DnsServerBackend):
     def raw_foreign(self) -> Any:
         names = {(fqdn(lb), t) for lb, t, _, _ in FOREIGN} | {(fqdn("game"), "LUA")}
         return {k: v for k, v in self.rrsets().items() if k in names}
+
+    def set_primary_values(self, routed: Sequence[Resource], values: Sequence[str]) -> None:
+        """Edit the LUA code as someone with API access would: the PRIMARY's address replaced."""
+        [primary] = [r for r in routed if r.spec["failover"] == "PRIMARY"]
+        lua = self.rrsets()[(primary.spec["fqdn"], "LUA")]
+        [old] = primary.spec["values"]
+        [new] = values
+        contents = [r["content"].replace(f"'{old}'", f"'{new}'") for r in lua["records"]]
+        assert contents != [r["content"] for r in lua["records"]]
+        self._replace(lua["name"], "LUA", lua["ttl"], contents, lua["comments"])
+
+    def write_foreign_weighted(self) -> None:
+        self._replace(fqdn("cdn"), "LUA", 30, ["A \"pickwrandom({{10,'198.51.100.1'},{20,'198.51.100.2'}})\""],
+                      [{"content": "managed by hand", "account": "ops"}])
+
+    def raw_label(self, label: str) -> Any:
+        return {k: v for k, v in self.rrsets().items() if k[0] == fqdn(label)}
 
     def set_weights(self, routed: Sequence[Resource], weights: Mapping[str, int]) -> None:
         """Edit the LUA code as someone with API access would: the same code with other weights."""

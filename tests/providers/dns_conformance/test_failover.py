@@ -13,7 +13,7 @@ import pytest
 from streamverse_ctl.core.resources import Resource
 from streamverse_ctl.core.specs import FEATURE_FAILOVER
 
-from ..helpers import apply, hc, plan, rec, summary
+from ..helpers import apply, apply_changes, hc, plan, rec, summary
 from .backends import Backend, Z
 from .capabilities import kinds_with
 
@@ -57,3 +57,19 @@ def test_failover_create_update_delete(backend: Backend, health_endpoint: Any) -
     assert plan(p, []) == []
     assert not [r for r in p.read(["dns.record", "dns.healthcheck"]) if r.managed]
     assert backend.answers("fo") == set()
+
+
+def test_failover_answer_changed_out_of_band_is_seen_by_plan_and_verify(backend: Backend,
+                                                                         health_endpoint: Any) -> None:
+    p = backend.provider
+    desired = failover(health_endpoint.port)
+    apply(p, desired)
+    assert all(v.ok for v in p.verify(desired, timeout=10))
+    backend.set_primary_values(desired[1:], ["203.0.113.9"])  # the served answer tampered with
+    results = [v for v in p.verify(desired, timeout=1) if v.resource_id.startswith("dns.record/")]
+    assert results and not all(v.ok for v in results), results
+    changes = plan(p, desired)
+    assert changes and {c.action for c in changes} == {"update"}, changes
+    apply_changes(p, changes)
+    assert plan(p, desired) == []
+    assert all(v.ok for v in p.verify(desired, timeout=10))

@@ -79,3 +79,17 @@ def test_verify_catches_weights_served_wrong(backend: Backend) -> None:
     backend.set_weights(desired, {"us-east": 20, "eu-west": 80})  # tampered with on the server
     results = p.verify(desired, timeout=1)
     assert results and not all(v.ok for v in results), results
+
+
+def test_foreign_weighted_records_are_read_unmanaged_and_left_untouched(backend: Backend) -> None:
+    backend.write_foreign_weighted()
+    before = backend.raw_label("cdn")
+    p = backend.provider
+    theirs = [r for r in p.read(["dns.record"]) if r.spec["fqdn"] == "cdn.sv.example."]
+    assert theirs and not any(r.managed for r in theirs)
+    changes = plan(p, weighted(70, 30))
+    assert {c.action for c in changes} == {"create"}
+    apply_changes(p, changes)
+    apply(p, weighted(10, 90))
+    apply(p, [])
+    assert backend.raw_label("cdn") == before
