@@ -87,6 +87,10 @@ class Backend:
         """Everything the server holds at one name, in its own representation."""
         raise NotImplementedError
 
+    def write_alias(self, label: str, target: str) -> None:
+        """Point an A alias at ``target`` directly on the server (ours: tampered; else: foreign)."""
+        raise NotImplementedError
+
     def close(self) -> None:
         self.provider.close()
 
@@ -149,6 +153,15 @@ class SimBackend(Backend):
 
     def raw_label(self, label: str) -> Any:
         return [row for row in self.sim.store.read(["dns.record"]) if row[1].startswith(fqdn(label) + "/")]
+
+    def write_alias(self, label: str, target: str) -> None:
+        from streamverse_ctl.providers.dnsrecords import record_spec
+
+        existing = self.sim.store.get("dns.record", f"{fqdn(label)}/A")
+        if existing is not None:
+            self._put({**existing, "values": [f"alias:self:{target}"]}, managed=True)
+        else:
+            self._put(record_spec(Z, fqdn(label), "A", 0, [f"alias:self:{target}"]), managed=False)
 
 
 class Route53Backend(Backend):
@@ -221,6 +234,16 @@ class Route53Backend(Backend):
 
     def raw_label(self, label: str) -> Any:
         return sorted(str(rr) for rr in self.rrsets() if rr["Name"] == fqdn(label))
+
+    def write_alias(self, label: str, target: str) -> None:
+        self._upsert([{"Name": fqdn(label), "Type": "A", "AliasTarget": {
+            "HostedZoneId": self.zone_id, "DNSName": target, "EvaluateTargetHealth": False}}])
+
+    def alias_target(self, label: str) -> str | None:
+        """The DNS name Route 53 would answer an alias with (moto runs no DNS server)."""
+        found = [rr["AliasTarget"]["DNSName"] for rr in self.rrsets()
+                 if rr["Name"] == fqdn(label) and rr["Type"] == "A" and "AliasTarget" in rr]
+        return found[0] if found else None
 
 
 class DnsServerBackend(Backend):

@@ -3,7 +3,6 @@ desired resource per capability, for the tests that pick back-ends by capability
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -35,15 +34,11 @@ DECLARED: dict[str, frozenset[str]] = {
 }
 
 
-def alias(label: str = "@", target: str = "a.sv.example.") -> Resource:
-    r = rec(Z, label, "ALIAS", values=[target])
-    return replace(r, requires=(FEATURE_ALIAS,), origin="DnsRecord/apex")
-
-
-def compiled_alias(tmp_path: Path) -> Resource:
-    """An ALIAS DnsRecord document through the compiler (which is what says it needs dns.alias)."""
-    inv = load_inventory(write(tmp_path / "alias-inv", {"dns.yaml": doc("DnsRecord", "apex", {
-        "zone": Z, "name": "@", "type": "ALIAS", "values": ["a.sv.example."]})}))
+def compiled_alias(tmp_path: Path, target: str = "a.sv.example.") -> Resource:
+    """An apex ALIAS DnsRecord document through the compiler (an A record whose one value is
+    ``alias:self:<target>``, needing dns.alias)."""
+    inv = load_inventory(write(tmp_path / f"alias-{target}", {"dns.yaml": doc("DnsRecord", "apex", {
+        "zone": Z, "name": "@", "type": "ALIAS", "values": [target]})}))
     [r] = [r for r in compile_inventory(inv).resources if r.type == "dns.record"]
     return r
 
