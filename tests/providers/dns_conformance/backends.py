@@ -91,6 +91,11 @@ class Backend:
         """Point an A alias at ``target`` directly on the server (ours: tampered; else: foreign)."""
         raise NotImplementedError
 
+    def edit_health_check_path(self, old: str, new: str) -> None:
+        """Change a health check's path on the system, wherever the system keeps it (``old`` is a
+        token unique to that path): as an operator editing the check by hand would."""
+        raise NotImplementedError
+
     def close(self) -> None:
         self.provider.close()
 
@@ -153,6 +158,11 @@ class SimBackend(Backend):
 
     def raw_label(self, label: str) -> Any:
         return [row for row in self.sim.store.read(["dns.record"]) if row[1].startswith(fqdn(label) + "/")]
+
+    def edit_health_check_path(self, old: str, new: str) -> None:
+        [(t, n, spec, managed)] = [row for row in self.sim.store.read(["dns.healthcheck"]) if old in str(row[2])]
+        with self.sim.store.tx() as db:
+            self.sim.store.put(db, t, n, {**spec, "path": spec["path"].replace(old, new)}, managed=managed)
 
     def write_alias(self, label: str, target: str) -> None:
         from streamverse_ctl.providers.dnsrecords import record_spec
@@ -239,6 +249,12 @@ class Route53Backend(Backend):
         self._upsert([{"Name": fqdn(label), "Type": "A", "AliasTarget": {
             "HostedZoneId": self.zone_id, "DNSName": target, "EvaluateTargetHealth": False}}])
 
+    def edit_health_check_path(self, old: str, new: str) -> None:
+        [check] = [h for h in self.client.list_health_checks()["HealthChecks"]
+                   if old in h["HealthCheckConfig"].get("ResourcePath", "")]
+        self.client.update_health_check(HealthCheckId=check["Id"], ResourcePath=check["HealthCheckConfig"][
+            "ResourcePath"].replace(old, new))
+
     def alias_target(self, label: str) -> str | None:
         """The DNS name Route 53 would answer an alias with (moto runs no DNS server)."""
         found = [rr["AliasTarget"]["DNSName"] for rr in self.rrsets()
@@ -293,6 +309,20 @@ class RFC2136Backend(DnsServerBackend):
         """The published answer of a failover name is the one RRset at the name."""
         spec = routed[0].spec
         self.write(spec["fqdn"].removesuffix("." + Z), spec["rtype"], spec["ttl"], values)
+
+    def _zone(self) -> dns.zone.Zone:
+        host, port = parse_server(self.address)
+        key = self._key()
+        return dns.zone.from_xfr(dns.query.xfr(host, Z, port=port, keyring={key.name: key}, keyname=key.name,
+                                               relativize=False, lifetime=5), relativize=False)
+
+    def edit_health_check_path(self, old: str, new: str) -> None:
+        """The check lives in TXT records of the zone: rewrite each one holding the path."""
+        hits = [(n, rds) for n, rds in self._zone().iterate_rdatasets() if old in rds.to_text()]
+        assert hits, f"no record holds {old}"
+        for name, rds in hits:
+            self.write(name.to_text().removesuffix("." + Z), dns.rdatatype.to_text(rds.rdtype), rds.ttl,
+                       [rd.to_text().replace(old, new) for rd in rds])
 
     def raw_foreign(self) -> Any:
         host, port = parse_server(self.address)
@@ -355,6 +385,14 @@ class PowerDNSBackend(DnsServerBackend):
 
     def raw_label(self, label: str) -> Any:
         return {k: v for k, v in self.rrsets().items() if k[0] == fqdn(label)}
+
+    def edit_health_check_path(self, old: str, new: str) -> None:
+        """The check lives in a TXT RRset and in the LUA code that embeds its URL: rewrite both."""
+        hits = [rr for rr in self.rrsets().values() if old in str(rr["records"])]
+        assert hits, f"no RRset holds {old}"
+        for rr in hits:
+            self._replace(rr["name"], rr["type"], rr["ttl"], [r["content"].replace(old, new) for r in rr["records"]],
+                          [{**c, "content": c["content"].replace(old, new)} for c in rr["comments"]])
 
     def set_weights(self, routed: Sequence[Resource], weights: Mapping[str, int]) -> None:
         """Edit the LUA code as someone with API access would: the same code with other weights."""

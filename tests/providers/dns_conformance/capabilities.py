@@ -65,3 +65,14 @@ def kinds_with(feature: str) -> list[pytest.param]:  # type: ignore[valid-type]
 
 def undeclared() -> list[pytest.param]:  # type: ignore[valid-type]
     return [pytest.param(k, f, id=f"{k}-{f}") for k in KINDS for f in ALL if f not in DECLARED[k]]
+
+
+def failover(port: int, primary: str = "192.0.2.10", path: str = "/us-east") -> list[Resource]:
+    """A failover pair: us-east PRIMARY with an HTTP health check on ``port``, eu-west SECONDARY."""
+    return [
+        hc("www/us-east", "127.0.0.1", port=port, path=path, failure_threshold=1, region="us-east"),
+        rec(Z, "fo", values=[primary], routing="failover", set_id="us-east", failover="PRIMARY",
+            health_check="www/us-east", policy="www", region="us-east"),
+        rec(Z, "fo", values=["192.0.2.20"], routing="failover", set_id="eu-west", failover="SECONDARY",
+            policy="www", region="eu-west"),
+    ]

@@ -10,24 +10,13 @@ from typing import Any
 
 import pytest
 
-from streamverse_ctl.core.resources import Resource
 from streamverse_ctl.core.specs import FEATURE_FAILOVER
 
-from ..helpers import apply, apply_changes, hc, plan, rec, summary
-from .backends import Backend, Z
-from .capabilities import kinds_with
+from ..helpers import apply, apply_changes, plan, summary
+from .backends import Backend
+from .capabilities import failover, kinds_with
 
 pytestmark = [pytest.mark.servers, pytest.mark.parametrize("backend", kinds_with(FEATURE_FAILOVER), indirect=True)]
-
-
-def failover(port: int, primary: str = "192.0.2.10", path: str = "/us-east") -> list[Resource]:
-    return [
-        hc("www/us-east", "127.0.0.1", port=port, path=path, failure_threshold=1, region="us-east"),
-        rec(Z, "fo", values=[primary], routing="failover", set_id="us-east", failover="PRIMARY",
-            health_check="www/us-east", policy="www", region="us-east"),
-        rec(Z, "fo", values=["192.0.2.20"], routing="failover", set_id="eu-west", failover="SECONDARY",
-            policy="www", region="eu-west"),
-    ]
 
 
 def test_failover_create_update_delete(backend: Backend, health_endpoint: Any) -> None:
