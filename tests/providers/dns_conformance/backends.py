@@ -124,6 +124,10 @@ class SimBackend(Backend):
         else:
             self._put(spec, managed=False)
 
+    def raw_foreign(self) -> Any:
+        names = {f"{fqdn(lb)}/{t}" for lb, t, _, _ in FOREIGN}
+        return [row for row in self.sim.store.read(["dns.record"]) if row[1] in names]
+
     def answers(self, label: str, rtype: str = "A") -> set[str]:
         spec = self.sim.store.get("dns.record", f"{fqdn(label)}/{rtype}")
         return set(spec["values"]) if spec else set()

@@ -52,6 +52,7 @@ def test_alias_create_update_delete(backend: Backend, tmp_path: Path) -> None:
 def test_foreign_alias_is_read_unmanaged_and_left_untouched(backend: Backend, tmp_path: Path) -> None:
     backend.write_alias("cdn", "a.sv.example.")
     before = backend.raw_label("cdn")
+    assert before, "the foreign records were written"
     p = backend.provider
     [theirs] = [r for r in p.read(["dns.record"]) if r.spec["fqdn"] == "cdn.sv.example."]
     assert not theirs.managed and theirs.spec["values"] == ["alias:self:a.sv.example."]

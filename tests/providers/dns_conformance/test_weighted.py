@@ -84,6 +84,7 @@ def test_verify_catches_weights_served_wrong(backend: Backend) -> None:
 def test_foreign_weighted_records_are_read_unmanaged_and_left_untouched(backend: Backend) -> None:
     backend.write_foreign_weighted()
     before = backend.raw_label("cdn")
+    assert before, "the foreign records were written"
     p = backend.provider
     theirs = [r for r in p.read(["dns.record"]) if r.spec["fqdn"] == "cdn.sv.example."]
     assert theirs and not any(r.managed for r in theirs)
