@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import pytest
 
+from streamverse_ctl.core.resources import Resource
+
 from ..helpers import apply, apply_changes, plan, rec, summary
 from .backends import KINDS, Backend, Z
 
 pytestmark = [pytest.mark.servers, pytest.mark.parametrize("backend", KINDS, indirect=True)]
 
 
-def _desired() -> list:  # type: ignore[type-arg]
+def _desired() -> list[Resource]:
     return [
         rec(Z, "api", values=["192.0.2.30", "192.0.2.31"], ttl=120, policy="api"),
         rec(Z, "*.img", "CNAME", values=["cdn.example.net."]),
@@ -89,6 +91,6 @@ def test_verify_catches_a_wrong_answer(backend: Backend) -> None:
     results = p.verify(desired, timeout=5)
     assert len(results) == len(desired) and all(v.ok for v in results), [v for v in results if not v.ok]
     backend.write("api", "A", 120, ["203.0.113.66"])  # tampered with on the server
-    results = {v.resource_id: v for v in p.verify(desired, timeout=0.5)}
-    assert not results["dns.record/api.sv.example./A"].ok, results
-    assert all(v.ok for rid, v in results.items() if rid != "dns.record/api.sv.example./A")
+    after = {v.resource_id: v for v in p.verify(desired, timeout=0.5)}
+    assert not after["dns.record/api.sv.example./A"].ok, after
+    assert all(v.ok for rid, v in after.items() if rid != "dns.record/api.sv.example./A")
