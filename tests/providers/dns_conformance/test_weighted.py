@@ -6,12 +6,15 @@ carry the weights (moto runs no DNS server), the sim computes its traffic shares
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
 from streamverse_ctl.core.resources import Resource
-from streamverse_ctl.core.specs import FEATURE_WEIGHTED
+from streamverse_ctl.core.specs import FEATURE_HEALTHCHECK, FEATURE_WEIGHTED
 
-from ..helpers import apply, apply_changes, plan, rec, summary
+from ..helpers import apply, apply_changes, hc, plan, rec, summary
 from .backends import Backend, Z
 from .capabilities import kinds_with
 
@@ -94,3 +97,23 @@ def test_foreign_weighted_records_are_read_unmanaged_and_left_untouched(backend:
     apply(p, weighted(10, 90))
     apply(p, [])
     assert backend.raw_label("cdn") == before
+
+
+def test_weighted_with_health_checks_round_trips_and_serves_the_weights(backend: Backend,
+                                                                        health_endpoint: Any) -> None:
+    p = backend.provider
+    port = health_endpoint.port
+    desired = [
+        hc("www/us-east", "127.0.0.1", port=port, path="/us-east", region="us-east"),
+        hc("www/eu-west", "127.0.0.1", port=port, path="/eu-west", region="eu-west"),
+        *(replace(r, spec={**r.spec, "health_check": f"www/{r.spec['region']}"},
+                  requires=(*r.requires, FEATURE_HEALTHCHECK)) for r in weighted(70, 30)),
+    ]
+    assert p.check(desired) == []
+    apply(p, desired)
+    assert plan(p, desired) == []
+    results = p.verify(desired, timeout=10)  # PowerDNS: answers follow its first checks
+    assert results and all(v.ok for v in results), [v for v in results if not v.ok]
+    assert_shares(backend, desired[2:], {"us-east": 0.7, "eu-west": 0.3})
+    apply(p, [])
+    assert plan(p, []) == [] and not [r for r in p.read(["dns.record", "dns.healthcheck"]) if r.managed]
