@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["tests.servers.fixtures", "tests.servers.fixtures_k8s_prom", "tests.servers.hls"]
+pytest_plugins.append("tests.servers.knot")  # Knot DNS: the second real RFC 2136 server
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -152,7 +152,8 @@ class PowerDNSProvider(Provider):
             if r.type == RECORD and absolute(str(r.spec.get("zone", ""))) != self.zone:
                 problems.append(f"provider '{self.name}' (powerdns) serves zone {self.zone}, not "
                                 f"{r.spec.get('zone')} (needed by {r.origin or r.id})")
-            if r.type == RECORD and (r.spec.get("routing") or "simple") != "simple":
+            if r.type == RECORD and (r.spec.get("routing") or "simple") != "simple" and \
+                    needed <= self.enabled_features:  # a refused routing is reported once, above
                 try:
                     lua_content(str(r.spec["rtype"]), str(r.spec["routing"]), [normalize_record(r.spec)],
                                 self.selector, lambda _n: None)
