@@ -192,10 +192,10 @@ def test_a_ttl_override_on_the_warm_policy_reaches_cloudfront(moto: Any, demo_co
     """The viral runbook's TTL 1 h -> 24 h: an override on the CacheWarmPolicy, planned and applied through
     the guardrails, changes the distribution's cache behaviour for the video's path on CloudFront."""
     from streamverse_ctl.compiler.distributions import following
+    from streamverse_ctl.engine import overrides as ov
     from streamverse_ctl.engine.workspace import Workspace
     from streamverse_ctl.runbook.context import ActionContext
     from streamverse_ctl.runbook.events import Events
-    from streamverse_ctl.runbook.overrides import clear, set_or_clear
 
     (demo_copy / "backup-cdn.yaml").write_text(BACKUP_CDN)
     (demo_copy / "providers.yaml").write_text(f"""\
@@ -227,13 +227,14 @@ spec:
     targets = ["CacheWarmPolicy/new-releases", *following({(d.kind, d.name): d.model for d in ws.inventory.documents},
                                                           "new-releases")]
     assert targets[1:] == ["CdnDistribution/backup-cdn"]
-    out = set_or_clear(ctx, "CacheWarmPolicy", "new-releases", {"ttlOverrides": {"/videos/viral1/*": 86400}},
-                       "runbook viral-content (run-1): TTL of /videos/viral1/* -> 86400", targets)
+    out = ctx.apply(targets, stage=lambda: ov.stage_or_clear(
+        ws, "CacheWarmPolicy", "new-releases", {"ttlOverrides": {"/videos/viral1/*": 86400}},
+        "runbook viral-content (run-1): TTL of /videos/viral1/* -> 86400"))
     assert "cloudfront: 1 cdn.distribution updated" in out["changed"]
     real = _only(moto.url)
     first = real["CacheBehaviors"]["Items"][0]  # the specific path before the generic globs
     assert (first["PathPattern"], first["DefaultTTL"]) == ("/videos/viral1/*", 86400)
-    out = clear(ctx, "CacheWarmPolicy", "new-releases", targets)  # restore=true
+    out = ctx.apply(targets, stage=lambda: ov.stage_clear(ws, "CacheWarmPolicy", "new-releases", "restore"))
     assert "cloudfront: 1 cdn.distribution updated" in out["changed"]
     assert "/videos/viral1/*" not in {b["PathPattern"] for b in _only(moto.url)["CacheBehaviors"]["Items"]}
     ws.close()
