@@ -78,6 +78,14 @@ def _health(text: str, note: _Notes) -> str:
     return note(text)
 
 
+def _edges(value: Any, note: _Notes) -> str:
+    if not isinstance(value, dict):
+        return note(value)
+    down = value.get("down") or []
+    text = f"{value.get('total', 0) - len(down)}/{value.get('total', 0)} up"
+    return f"[red]{text}[/] ({', '.join(down[:3])}{'…' if len(down) > 3 else ''} down)" if down else text
+
+
 def render(data: dict[str, Any]) -> Any:
     """The status document as rich tables (what the terminal shows, refreshed in place by --watch)."""
     from rich.console import Group
@@ -92,7 +100,9 @@ def render(data: dict[str, Any]) -> Any:
     policies = sorted({p for r in rows if isinstance(r["share"], dict) for p in r["share"]})
     t = Table(title="Regions", title_justify="left", header_style="bold")
     share_cols = [f"{p} share" for p in policies] or ["share"]
-    for col in ("region", "health", "state", *share_cols, "load req/s", "capacity", "util", "hit ratio"):
+    with_edges = any(r.get("edge_sites") for r in rows)
+    for col in ("region", "health", "state", *share_cols, "load req/s", "capacity", "util", "hit ratio",
+                *(["edge sites"] if with_edges else [])):
         t.add_column(col)
     for r in rows:
         shares = ([_pct()(r["share"].get(p, 0.0)) for p in policies] if isinstance(r["share"], dict)
@@ -100,7 +110,8 @@ def render(data: dict[str, Any]) -> Any:
         t.add_row(r["region"], _health(r["health"], note),
                   "[yellow]drained[/]" if r["state"] == "drained" else "serving", *shares,
                   note(r["load_rps"], lambda v: f"{v:,.0f}" if isinstance(v, int | float) else str(v)),
-                  f"{r['capacity_rps']:,}", note(r["utilization"], _pct(0)), note(r["hit_ratio"], _pct()))
+                  f"{r['capacity_rps']:,}", note(r["utilization"], _pct(0)), note(r["hit_ratio"], _pct()),
+                  *([_edges(r.get("edge_sites"), note)] if with_edges else []))
     parts.append(t)
     src = data["sources"]
     notes = [f"{k}: {v}" for k, v in (("traffic", src["traffic"]), ("load", src["load"]),

@@ -78,6 +78,7 @@ def _gather(ws: Workspace, prom: Any) -> dict[str, Any]:
     modelled = load_source.startswith("CapacityModel")  # spread over every region: no share is no load
     hit, hit_source = _hit_ratio(ws, prom)
     statuses = ws.state.region_statuses()
+    edges = _edge_sites(ws)
     rows = []
     for name, spec in regions.items():
         st = statuses.get(name) or {}
@@ -98,6 +99,7 @@ def _gather(ws: Workspace, prom: Any) -> dict[str, Any]:
                 load if isinstance(load, str) else unknown("no load" if rps is None else "no capacity")),
             "hit_ratio": (round(hit[name], 4) if name in hit else unknown(f"{hit_source}: no data for the region"))
             if isinstance(hit, dict) else hit,
+            "edge_sites": edges.get(name, {"total": 0, "down": []}) if isinstance(edges, dict) else edges,
         })
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -115,6 +117,32 @@ def _gather(ws: Workspace, prom: Any) -> dict[str, Any]:
 
 
 # ----- sources --------------------------------------------------------------------------------
+def _edge_sites(ws: Workspace) -> dict[str, dict[str, Any]] | str:
+    """Region -> its edge sites (under its PoPs): how many, and which are down (from the providers that
+    report edge health: the sim platform); ``unknown (why)`` when none reports it."""
+    from .capacity import edge_health
+
+    pops = {d.name: d.model.region for d in ws.inventory.of("PoP")}
+    sites = {d.name: pops.get(d.model.pop, "") for d in ws.inventory.of("EdgeSite")}
+    if not sites:
+        return {}
+    try:
+        health = edge_health(ws)
+    except StreamverseError as exc:
+        return unknown(_err(exc))
+    out: dict[str, dict[str, Any]] = {}
+    for site, region in sorted(sites.items()):
+        entry = out.setdefault(region, {"total": 0, "down": []})
+        entry["total"] += 1
+        if site not in health:
+            entry.setdefault("unreported", 0)
+            entry["unreported"] += 1
+        elif not health[site]:
+            entry["down"].append(site)
+    return out
+
+
+
 def _no_prometheus_why(ws: Workspace) -> str:
     if ws.platform == "sim" or not ws.inventory.of("Provider"):
         return "the sim platform has no Prometheus"

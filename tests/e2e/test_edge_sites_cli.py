@@ -95,3 +95,14 @@ def test_capacity_counts_edge_sites_per_pop_and_region(edges: CLI) -> None:
     assert nyc1["egress_gbps"] == pytest.approx(east["user_egress_gbps"] * 1200 / 1600)
     table = edges.ok("capacity", "--platform", "sim").stdout
     assert "edge capacity Tbps (sites)" in table and "0.4 (2)" in table
+
+
+def test_status_shows_each_regions_edge_sites_and_which_are_down(edges: CLI) -> None:
+    edges.ok("sim", "fail-edge", "yonkers-nyc1")
+    data = edges.json("status", "--platform", "sim")
+    assert isinstance(data, dict)
+    by = {r["region"]: r for r in data["regions"]}
+    assert by["us-east"]["edge_sites"] == {"total": 2, "down": ["yonkers-nyc1"]}  # nyc1 is in us-east
+    assert by["eu-west"]["edge_sites"] == {"total": 0, "down": []}
+    table = edges.ok("status", "--platform", "sim").stdout
+    assert "edge sites" in table and "1/2 up" in table and "yonkers-nyc1" in table
