@@ -8,6 +8,7 @@ BUILTIN_PROVIDERS = {
     "rfc2136": "streamverse_ctl.providers.rfc2136:RFC2136Provider",
     "powerdns": "streamverse_ctl.providers.powerdns:PowerDNSProvider",
     "kubernetes": "streamverse_ctl.providers.kubernetes:KubernetesProvider",
+    "nginx": "streamverse_ctl.providers.nginx.provider:NginxProvider",
 }
 
 BUILTIN_KINDS = {

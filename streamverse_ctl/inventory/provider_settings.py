@@ -118,12 +118,36 @@ class KubernetesSettings(ProviderSettings):
     timeout: Seconds = Field(10, gt=0)
 
 
+class NginxOrigin(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid")
+    scheme: Literal["http", "https"] = "https"
+    port: int = Field(443, ge=1, le=65535)
+    endpoints: list[str] | None = Field(None, description="origin addresses (default: the PoP's Region endpoints)")
+
+
+class NginxSettings(ProviderSettings):
+    """The PoP fleet: each PoP is a host of an Ansible inventory (host name = PoP name) running nginx."""
+
+    ansible_inventory: str = Field(description="Ansible inventory of the PoP hosts (host vars: nginxPrefix ...)")
+    origin: NginxOrigin = Field(default_factory=NginxOrigin)
+    master_path: str = Field("/videos/{title}/master.m3u8", description="a title's HLS master playlist path")
+    video_path: str = Field("/videos/{video}/", description="the path prefix of a video's objects")
+    warm_concurrency: int = Field(16, ge=1, le=256, description="requests in flight per PoP while warming")
+    timeout: Seconds = Field(10, gt=0)
+    hit_ratio_lines: int = Field(5000, ge=10, description="recent cache-log lines the hit ratio is taken over")
+    admin_allow: list[str] = Field(["127.0.0.1"], min_length=1,
+                                   description="addresses allowed to read config, cache log and PURGE")
+    template: str | None = Field(None, description="PoP config template (default templates/pop-edge.conf.j2)")
+    playbook: str | None = Field(None, description="deploy playbook (default runbooks/playbooks/pop-deploy.yml)")
+
+
 BUILTIN_SETTINGS: dict[str, type[ProviderSettings]] = {
     "sim": SimSettings,
     "route53": Route53Settings,
     "rfc2136": RFC2136Settings,
     "powerdns": PowerDNSSettings,
     "kubernetes": KubernetesSettings,
+    "nginx": NginxSettings,
 }
 
 

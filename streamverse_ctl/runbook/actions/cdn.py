@@ -1,12 +1,54 @@
-"""CDN actions: ``cdn.warm`` (a title on a CacheWarmPolicy, or a warming job for PoPs) and ``cdn.set_ttl``."""
+"""CDN actions: ``cdn.warm`` (a title on a CacheWarmPolicy, or a warming job for PoPs) and ``cdn.set_ttl``.
+
+TTLs and warm sets are overrides on a CacheWarmPolicy, applied by plan and apply to whichever provider
+serves the PoPs' ``cdn.cache_policy`` / ``cdn.warm_set``; a warming job of PoPs goes to an edge-cache
+provider (:class:`~streamverse_ctl.providers.edge.EdgeCache`, e.g. nginx) when one serves them, else to the
+sim platform. Each reports what changed on which PoP.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any
 
 from ...core.errors import PermanentError
+from ...providers.edge import EdgeCache, EdgeChange
 from ..context import ActionContext
 from ..overrides import current_spec, set_or_clear
+
+if TYPE_CHECKING:
+    from ...engine.workspace import Workspace
+
+
+def edge_providers(ws: Workspace, pops: Collection[str] | None = None) -> dict[str, tuple[EdgeCache, list[str]]]:
+    """Edge-cache providers (not the sim) serving ``pops`` (default: all): name -> (provider, its PoPs)."""
+    out: dict[str, tuple[EdgeCache, list[str]]] = {}
+    for r in ws.compiled.resources:
+        if r.type != "cdn.pop" or (pops is not None and r.name not in pops):
+            continue
+        binding = ws.compiled.bindings.get(r.provider)
+        if binding is None or binding.type == "sim":
+            continue
+        provider = ws.provider(r.provider)
+        if isinstance(provider, EdgeCache):
+            out.setdefault(r.provider, (provider, []))[1].append(r.name)
+    return out
+
+
+def with_edge_reports(ctx: ActionContext, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run an apply and add what the edge providers report they changed on each PoP (``on_pops``)."""
+    edge = [p for p, _ in edge_providers(ctx.ws).values()]
+    marks = [len(getattr(p, "reports", [])) for p in edge]
+    out = run()
+    reports: list[EdgeChange] = []
+    for p, mark in zip(edge, marks, strict=True):
+        reports += list(getattr(p, "reports", []))[mark:]
+    if reports:
+        for r in reports:
+            ctx.note(str(r))
+        out = {**out, "on_pops": [str(r) for r in reports]}
+        out["changed"] = f"{out.get('changed', '')} ({'; '.join(str(r) for r in reports)})"
+    return out
 
 
 def _policy(ctx: ActionContext, policy: str) -> None:
@@ -45,11 +87,15 @@ def warm(ctx: ActionContext, video: str | None = None, policy: str = "new-releas
             merge["pinned"] = pinned
         what = "stop warming" if remove else (f"warm on the {len(chosen)} busiest PoPs" if chosen else "warm")
         reason = f"runbook {ctx.runbook} ({ctx.run_id}): {what} {video}"
-        out = set_or_clear(ctx, "CacheWarmPolicy", policy, merge, reason, [f"CacheWarmPolicy/{policy}"])
+        out = with_edge_reports(ctx, lambda: set_or_clear(ctx, "CacheWarmPolicy", policy, merge, reason,
+                                                          [f"CacheWarmPolicy/{policy}"]))
         return {**out, "video": video, "titles": titles, "pops": chosen or "all the policy's PoPs"}
     chosen = _pops(ctx, regions, pops)
     if not chosen:
         raise PermanentError("cdn.warm: no PoP matches the given regions/pops")
+    edge = edge_providers(ctx.ws, chosen)
+    if edge and sum(len(p) for _, p in edge.values()) == len(chosen):
+        return _warm_edge(ctx, chosen, edge)
     if ctx.dry_run:
         ctx.note(f"would warm {len(chosen)} PoP(s): {', '.join(chosen)}")
         return {"pops": chosen, "dry_run": True, "changed": f"would change: sim: {len(chosen)} PoP(s) warmed"}
@@ -61,15 +107,33 @@ def warm(ctx: ActionContext, video: str | None = None, policy: str = "new-releas
     return {"pops": chosen, "changed": f"sim: {len(chosen)} PoP(s) warmed"}
 
 
+def _warm_edge(ctx: ActionContext, chosen: list[str], edge: dict[str, tuple[EdgeCache, list[str]]]) -> dict[str, Any]:
+    """A warming job on edge-cache PoPs: each PoP fetches its warm sets' titles and checks them as hits."""
+    where = "; ".join(f"{name}: {', '.join(sorted(pops))}" for name, (_, pops) in sorted(edge.items()))
+    if ctx.dry_run:
+        ctx.note(f"would warm the warm sets of {len(chosen)} PoP(s) ({where})")
+        return {"pops": chosen, "dry_run": True, "changed": f"would change: warm sets fetched on {where}"}
+    reports: list[EdgeChange] = []
+    with ctx.ws.state.lock("apply", purpose=ctx.purpose, timeout=60):
+        for _, (provider, pops) in sorted(edge.items()):
+            reports += provider.warm(sorted(pops))
+        ctx.audit("cdn.warm", ",".join(chosen), "ok", pops=chosen, warmed=[str(r) for r in reports])
+    for r in reports:
+        ctx.note(str(r))
+    if not reports:
+        return {"pops": chosen, "changed": f"nothing to change: no warm set titles on {where}"}
+    return {"pops": chosen, "on_pops": [str(r) for r in reports], "changed": "; ".join(str(r) for r in reports)}
+
+
 def set_ttl(ctx: ActionContext, pattern: str, ttl: int | None, policy: str = "new-releases") -> dict[str, Any]:
     """Set (``ttl: null`` removes) a path-glob cache TTL on a CacheWarmPolicy's PoPs, as an override."""
     _policy(ctx, policy)
     if ttl is not None and not 0 < int(ttl) <= 31_536_000:
         raise PermanentError(f"ttl must be 1..31536000 seconds, not {ttl}")
     before = current_spec(ctx, "CacheWarmPolicy", policy).ttl_overrides.get(pattern)
-    out = set_or_clear(ctx, "CacheWarmPolicy", policy, {"ttlOverrides": {pattern: None if ttl is None else int(ttl)}},
-                       f"runbook {ctx.runbook} ({ctx.run_id}): TTL of {pattern} -> {ttl}",
-                       [f"CacheWarmPolicy/{policy}"])
+    out = with_edge_reports(ctx, lambda: set_or_clear(
+        ctx, "CacheWarmPolicy", policy, {"ttlOverrides": {pattern: None if ttl is None else int(ttl)}},
+        f"runbook {ctx.runbook} ({ctx.run_id}): TTL of {pattern} -> {ttl}", [f"CacheWarmPolicy/{policy}"]))
     return {**out, "pattern": pattern, "ttl": ttl, "previous": before}
 
 

@@ -1,0 +1,176 @@
+"""Warming and purging a PoP's cache over HTTP (httpx, async, bounded concurrency per PoP).
+
+Warming a title fetches its master playlist through the PoP, every rendition's media playlist, and every
+segment (and init section), each followed by a HEAD that must answer ``X-Cache-Status: HIT``. Purging sends
+``PURGE`` for the same objects (Debian's ``libnginx-mod-http-cache-purge``; see the provider's docs).
+The tool's own requests carry ``X-Streamverse-Warm`` so the PoP's hit-ratio log leaves them out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from urllib.parse import urljoin
+
+import httpx
+
+WARM_HEADER = {"X-Streamverse-Warm": "1", "User-Agent": "streamverse-ctl-warm"}
+URI_ATTR = re.compile(r'URI="([^"]+)"')
+HIT = "HIT"
+
+
+@dataclass
+class TitleResult:
+    pop: str
+    title: str
+    objects: int = 0  # playlists and segments fetched
+    hits: int = 0  # of them, answered from the cache afterwards
+    bytes: int = 0
+    failed: list[str] = field(default_factory=list)  # "url: why" (missing, origin error, not a HIT)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.objects > 0 and self.hits == self.objects
+
+
+def hls_uris(text: str, base: str) -> tuple[list[str], list[str]]:
+    """(playlists, media objects) a playlist names, as absolute URLs: a master names variant and
+    rendition playlists; a media playlist names segments and its init section (EXT-X-MAP)."""
+    master = "#EXT-X-STREAM-INF" in text
+    playlists: list[str] = []
+    media: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line.startswith("#"):
+            for uri in URI_ATTR.findall(line):
+                if line.startswith(("#EXT-X-MEDIA:", "#EXT-X-I-FRAME-STREAM-INF:")):
+                    playlists.append(urljoin(base, uri))
+                elif line.startswith("#EXT-X-MAP:"):
+                    media.append(urljoin(base, uri))
+            continue
+        (playlists if master else media).append(urljoin(base, line))
+    return list(dict.fromkeys(playlists)), list(dict.fromkeys(media))
+
+
+class Warmer:
+    def __init__(self, concurrency: int, timeout: float, pops: int = 1) -> None:
+        self.concurrency = concurrency
+        n = concurrency * max(1, pops)
+        limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+        self.client = httpx.AsyncClient(timeout=timeout, limits=limits, headers=WARM_HEADER)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def _hit(self, url: str) -> str:
+        """The cache status a HEAD answers; a fetch just finished may need a moment to be stored."""
+        status = ""
+        for attempt in range(4):
+            r = await self.client.head(url)
+            status = r.headers.get("x-cache-status", "")
+            if status == HIT:
+                return status
+            await asyncio.sleep(0.02 * (attempt + 1))
+        return status or f"HTTP {r.status_code}"
+
+    async def _fetch(self, url: str, res: TitleResult, keep_body: bool) -> str | None:
+        """GET ``url`` through the cache and check it is then a HIT; the body when ``keep_body``."""
+        res.objects += 1
+        try:
+            async with self.client.stream("GET", url) as r:
+                if r.status_code != 200:
+                    res.failed.append(f"{url}: HTTP {r.status_code}")
+                    return None
+                chunks: list[bytes] = []
+                async for chunk in r.aiter_raw(65536):
+                    res.bytes += len(chunk)
+                    if keep_body:
+                        chunks.append(chunk)
+            status = await self._hit(url)
+        except httpx.HTTPError as exc:
+            res.failed.append(f"{url}: {type(exc).__name__}: {exc}")
+            return None
+        if status == HIT:
+            res.hits += 1
+        else:
+            res.failed.append(f"{url}: {status or 'no X-Cache-Status'} after warming, not HIT")
+        return b"".join(chunks).decode("utf-8", "replace") if keep_body else ""
+
+    async def objects(self, pop: str, base: str, master_path: str, title: str, sem: asyncio.Semaphore,
+                      res: TitleResult, fetch: bool = True) -> tuple[list[str], list[str]]:
+        """Walk the title's playlists through the PoP (warming them when ``fetch``); (playlists, media)."""
+        master = urljoin(base + "/", master_path.format(title=title).lstrip("/"))
+        async with sem:
+            text = await self._fetch(master, res, True) if fetch else await self._get_text(master, res)
+        if text is None:
+            return [master], []
+        variants, media = hls_uris(text, master)
+        playlists = [master]
+
+        async def one(url: str) -> list[str]:
+            async with sem:
+                body = await self._fetch(url, res, True) if fetch else await self._get_text(url, res)
+            return hls_uris(body, url)[1] if body else []
+
+        for found in await asyncio.gather(*(one(u) for u in variants)):
+            media += found
+        playlists += variants
+        return playlists, list(dict.fromkeys(media))
+
+    async def _get_text(self, url: str, res: TitleResult) -> str | None:
+        try:
+            r = await self.client.get(url)
+        except httpx.HTTPError as exc:
+            res.failed.append(f"{url}: {type(exc).__name__}: {exc}")
+            return None
+        if r.status_code != 200:
+            res.failed.append(f"{url}: HTTP {r.status_code}")
+            return None
+        return r.text
+
+    async def warm(self, pop: str, base: str, master_path: str, titles: Sequence[str]) -> list[TitleResult]:
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def title(t: str) -> TitleResult:
+            res = TitleResult(pop, t)
+            _, media = await self.objects(pop, base, master_path, t, sem, res)
+
+            async def seg(url: str) -> None:
+                async with sem:
+                    await self._fetch(url, res, False)
+
+            await asyncio.gather(*(seg(u) for u in media))
+            return res
+
+        return list(await asyncio.gather(*(title(t) for t in titles)))
+
+    async def purge(self, pop: str, base: str, master_path: str, titles: Sequence[str]) -> list[TitleResult]:
+        """PURGE every object of the titles; ``hits`` counts objects that were cached and now are not."""
+        sem = asyncio.Semaphore(self.concurrency)
+
+        async def title(t: str) -> TitleResult:
+            res = TitleResult(pop, t)
+            playlists, media = await self.objects(pop, base, master_path, t, sem, res, fetch=False)
+            res.objects, res.failed = 0, [f for f in res.failed if "HTTP 404" not in f]
+
+            async def purge(url: str) -> None:
+                async with sem:
+                    try:
+                        r = await self.client.request("PURGE", url)
+                    except httpx.HTTPError as exc:
+                        res.failed.append(f"{url}: {type(exc).__name__}: {exc}")
+                        return
+                res.objects += 1
+                if r.status_code == 200:
+                    res.hits += 1
+                elif r.status_code != 412:  # 412: it was not cached
+                    res.failed.append(f"{url}: PURGE answered HTTP {r.status_code}")
+
+            await asyncio.gather(*(purge(u) for u in [*media, *playlists]))
+            return res
+
+        return list(await asyncio.gather(*(title(t) for t in titles)))
