@@ -7,9 +7,11 @@ and delivered by ``runbooks/playbooks/pop-deploy.yml`` (candidate, ``nginx -t``,
 roll back). The deployed state is read back from the config on the host (served by the PoP itself at
 ``/_streamverse/config`` to the ``adminAllow`` addresses), so an edit on the host is drift in the next plan.
 
-Purging uses the cache-purge module (Debian ``libnginx-mod-http-cache-purge``, loaded when the host var
-``purge_module`` names it): a ``PURGE`` per object over HTTP, from the same place warming runs, with no
-shell access to the host's cache directory (deleting cache files by key would need one per object).
+Purging deletes each object's cache file on the host (``runbooks/playbooks/pop-purge.yml``): with
+``proxy_cache_key $uri`` and ``levels=1:2`` the file of a path is ``cache/<x>/<yz>/md5(path)``, and a request
+for an object whose file is gone is a MISS. The cache-purge module was the other choice: Debian 12's
+``libnginx-mod-http-cache-purge`` (2.3) crashes the nginx 1.22 worker (signal 11) on every purge request,
+the known ngx_cache_purge bug with nginx >= 1.11.6 fixed only in 2.4+.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from ...inventory.provider_settings import NginxSettings
 from ..base import Provider, ProviderContext, VerifyResult
 from ..edge import EdgeChange
 from .hosts import PopHost, load_hosts
-from .render import PopState, config_digest, parse, render, unsafe_pattern
+from .render import PopState, cache_file, config_digest, parse, render, unsafe_pattern
 
 T = TypeVar("T")
 TYPES = ("cdn.pop", "cdn.cache_policy", "cdn.warm_set")
@@ -53,8 +55,9 @@ class NginxProvider(Provider):
         except ValueError as exc:
             raise PermanentError(f"nginx provider '{name}': bad settings: {exc}") from exc
         self.template = Path(self.cfg.template) if self.cfg.template else builtin_dir("templates") / "pop-edge.conf.j2"
-        self.playbook = (Path(self.cfg.playbook) if self.cfg.playbook
-                         else builtin_dir("runbooks") / "playbooks" / "pop-deploy.yml")
+        playbooks = builtin_dir("runbooks") / "playbooks"
+        self.playbook = Path(self.cfg.playbook) if self.cfg.playbook else playbooks / "pop-deploy.yml"
+        self.purge_playbook = playbooks / "pop-purge.yml"
         self._hosts: dict[str, PopHost] | None = None
         self.reports: list[EdgeChange] = []  # what the last applies changed, per PoP (actions read these)
 
@@ -213,24 +216,36 @@ class NginxProvider(Provider):
         return changes
 
     def _purge(self, titles: Mapping[str, Sequence[str]]) -> list[EdgeChange]:
+        """Delete the titles' objects from the PoPs' caches: list them through each PoP (its playlists),
+        then remove their cache files on the host with the purge playbook."""
+        from urllib.parse import urlsplit
+
+        from .deploy import purge
         from .warm import Warmer
 
         async def go() -> list[Any]:
             w = Warmer(self.cfg.warm_concurrency, self.cfg.timeout, len(titles))
             try:
-                per = await asyncio.gather(*(w.purge(p, self._host(p).edge_url, self.cfg.master_path, list(t))
+                per = await asyncio.gather(*(w.listing(p, self._host(p).edge_url, self.cfg.master_path, list(t))
                                              for p, t in sorted(titles.items())))
             finally:
                 await w.aclose()
             return [r for rs in per for r in rs]
 
         results = _run(go())
-        bad = [r for r in results if r.failed]
-        if bad:
-            raise ProviderError(f"provider '{self.name}': purge failed: " + "; ".join(
-                f"{r.pop} {r.title}: {r.failed[0]}" for r in bad[:5]))
-        return [EdgeChange(self.name, r.pop, f"purged {r.title}: {r.hits} cached object(s) removed "
-                                             f"({r.objects - r.hits} were not cached)") for r in results]
+        listing_failed = [f"{r.pop} {r.title}: {f}" for r in results for f in r.failed if "HTTP 404" not in f]
+        if listing_failed:
+            raise ProviderError(f"provider '{self.name}': cannot list what to purge: {'; '.join(listing_failed[:5])}")
+        files: dict[str, list[str]] = {}
+        for r in results:
+            files.setdefault(r.pop, []).extend(cache_file(urlsplit(u).path) for u in r.urls)
+        result, counts = purge(self.purge_playbook, self.cfg.ansible_inventory, files)
+        if result.failed:
+            raise ProviderError(f"provider '{self.name}': purge failed on "
+                                + "; ".join(f"{p} ({why})" for p, why in sorted(result.failed.items())))
+        titles_of = {p: ", ".join(r.title for r in results if r.pop == p) for p in files}
+        return [EdgeChange(self.name, p, f"purged {titles_of[p]}: {counts.get(p, 0)} cached object(s) removed of "
+                                         f"{len(files[p])}") for p in sorted(files)]
 
     def warm(self, pops: Sequence[str], titles: Mapping[str, Sequence[str]] | None = None) -> list[EdgeChange]:
         """Fetch ``titles`` (PoP -> titles; default: each PoP's warm sets) through the PoPs and verify hits."""
@@ -267,8 +282,8 @@ class NginxProvider(Provider):
                 ns.rate_limits[scope] = int(rps)
             new[pop] = ns
             would = "would set" if dry_run else "set"
-            changes.append(EdgeChange(self.name, pop, f"{would} per-IP limit of {scope}: "
-                                                      f"{before if before is not None else 'none'} -> {shown}"))
+            was = f"{before} req/s" if before is not None else "none"
+            changes.append(EdgeChange(self.name, pop, f"{would} per-IP limit of {scope}: {was} -> {shown}"))
         if new and not dry_run:
             self._deploy(new, targets, what=f"rate limit {scope} -> {shown}")
         return changes

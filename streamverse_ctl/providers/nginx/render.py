@@ -127,7 +127,7 @@ def render(template: Path, state: PopState, host: Mapping[str, Any], *, provider
         "provider": provider, "pop": pop, "region": spec.get("region", "?"), "digest": PLACEHOLDER,
         "state_json": json.dumps(state.as_json(), sort_keys=True, separators=(",", ":")),
         "prefix": host["nginx_prefix"], "listen": host.get("listen", "80"),
-        "foreground": bool(host.get("nginx_foreground", False)), "purge_module": host.get("purge_module", ""),
+        "foreground": bool(host.get("nginx_foreground", False)),
         "cache_max_size": host.get("cache_max_size", f"{cache_gb}g"), "origin_scheme": origin_scheme,
         "origin_servers": origin_servers, "admin_allow": admin_allow, "default_valid": "10m",
         "zones": zones, "global_limit": {"name": zone_name("global"), "burst": glob * 2} if glob else None,
@@ -154,6 +154,13 @@ def parse(text: str) -> PopState | None:
     if actual != recorded:
         state.edited = f"nginx.conf was edited on the host (digest {actual[:12]}, deployed {recorded[:12]})"
     return state
+
+
+def cache_file(path: str) -> str:
+    """Where nginx keeps the object of URL path ``path`` under the cache directory (``levels=1:2``,
+    ``proxy_cache_key $uri``): ``<last hex digit>/<the two before>/<md5 of the key>``."""
+    md5 = hashlib.md5(path.encode()).hexdigest()  # nginx names cache files so (not security)
+    return f"{md5[-1]}/{md5[-3:-1]}/{md5}"
 
 
 def config_digest(text: str) -> str | None:

@@ -1,8 +1,8 @@
 """Warming and purging a PoP's cache over HTTP (httpx, async, bounded concurrency per PoP).
 
 Warming a title fetches its master playlist through the PoP, every rendition's media playlist, and every
-segment (and init section), each followed by a HEAD that must answer ``X-Cache-Status: HIT``. Purging sends
-``PURGE`` for the same objects (Debian's ``libnginx-mod-http-cache-purge``; see the provider's docs).
+segment (and init section), each followed by a HEAD that must answer ``X-Cache-Status: HIT``. Purging lists the
+same objects (the provider then deletes their cache files on the host).
 The tool's own requests carry ``X-Streamverse-Warm`` so the PoP's hit-ratio log leaves them out.
 """
 
@@ -29,6 +29,7 @@ class TitleResult:
     hits: int = 0  # of them, answered from the cache afterwards
     bytes: int = 0
     failed: list[str] = field(default_factory=list)  # "url: why" (missing, origin error, not a HIT)
+    urls: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -148,29 +149,15 @@ class Warmer:
 
         return list(await asyncio.gather(*(title(t) for t in titles)))
 
-    async def purge(self, pop: str, base: str, master_path: str, titles: Sequence[str]) -> list[TitleResult]:
-        """PURGE every object of the titles; ``hits`` counts objects that were cached and now are not."""
+    async def listing(self, pop: str, base: str, master_path: str, titles: Sequence[str]) -> list[TitleResult]:
+        """Every object URL of the titles (read through the PoP), in ``urls``; for purging them."""
         sem = asyncio.Semaphore(self.concurrency)
 
         async def title(t: str) -> TitleResult:
             res = TitleResult(pop, t)
             playlists, media = await self.objects(pop, base, master_path, t, sem, res, fetch=False)
-            res.objects, res.failed = 0, [f for f in res.failed if "HTTP 404" not in f]
-
-            async def purge(url: str) -> None:
-                async with sem:
-                    try:
-                        r = await self.client.request("PURGE", url)
-                    except httpx.HTTPError as exc:
-                        res.failed.append(f"{url}: {type(exc).__name__}: {exc}")
-                        return
-                res.objects += 1
-                if r.status_code == 200:
-                    res.hits += 1
-                elif r.status_code != 412:  # 412: it was not cached
-                    res.failed.append(f"{url}: PURGE answered HTTP {r.status_code}")
-
-            await asyncio.gather(*(purge(u) for u in [*media, *playlists]))
+            res.urls = [*media, *playlists]
+            res.objects = len(res.urls)
             return res
 
         return list(await asyncio.gather(*(title(t) for t in titles)))
