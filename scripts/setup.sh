@@ -15,7 +15,7 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${STREAMVERSE_VENV:-$REPO/.venv}"
 PYTHON="${PYTHON:-python3}"
 APT_PACKAGES=(bind9 bind9-utils bind9-dnsutils pdns-server pdns-backend-sqlite3 sqlite3
-              knot knot-dnsutils prometheus nginx postgresql)
+              knot knot-dnsutils prometheus nginx postgresql curl)
 
 T0=$(date +%s.%N)
 step_start=$T0

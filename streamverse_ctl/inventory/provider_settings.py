@@ -12,7 +12,7 @@ Secrets (``tsigSecret``, ``apiKey``, ``token``) are typed as references, ``{from
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -133,10 +133,12 @@ class NginxSettings(ProviderSettings):
     master_path: str = Field("/videos/{title}/master.m3u8", description="a title's HLS master playlist path")
     video_path: str = Field("/videos/{video}/", description="the path prefix of a video's objects")
     warm_concurrency: int = Field(16, ge=1, le=256, description="requests in flight per PoP while warming")
+    warm_method: Literal["HEAD", "GET"] = Field("HEAD", description="how segments are warmed (HEAD: the PoP "
+                                                "fetches the object, its bytes are not pulled to this tool)")
     timeout: Seconds = Field(10, gt=0)
     hit_ratio_lines: int = Field(5000, ge=10, description="recent cache-log lines the hit ratio is taken over")
-    admin_allow: list[str] = Field(["127.0.0.1"], min_length=1,
-                                   description="addresses allowed to read config, cache log and PURGE")
+    admin_allow: list[Annotated[str, Field(pattern=r"^([0-9A-Fa-f:.]+(/[0-9]{1,3})?|all)$")]] = Field(
+        ["127.0.0.1"], min_length=1, description="addresses (or CIDRs) allowed to read /_streamverse/* from a PoP")
     template: str | None = Field(None, description="PoP config template (default templates/pop-edge.conf.j2)")
     playbook: str | None = Field(None, description="deploy playbook (default runbooks/playbooks/pop-deploy.yml)")
 

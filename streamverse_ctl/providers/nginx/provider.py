@@ -196,7 +196,7 @@ class NginxProvider(Provider):
         from .warm import Warmer
 
         async def go() -> list[Any]:
-            w = Warmer(self.cfg.warm_concurrency, self.cfg.timeout, len(titles))
+            w = Warmer(self.cfg.warm_concurrency, self.cfg.timeout, len(titles), self.cfg.warm_method)
             try:
                 per = await asyncio.gather(*(w.warm(p, self._host(p).edge_url, self.cfg.master_path, list(t))
                                              for p, t in sorted(titles.items())))
@@ -205,8 +205,9 @@ class NginxProvider(Provider):
             return [r for rs in per for r in rs]
 
         results = _run(go())
-        changes = [EdgeChange(self.name, r.pop, f"warmed {r.title}: {r.hits}/{r.objects} objects HIT "
-                                                f"({r.bytes / 1e6:.1f} MB fetched)") for r in results if r.ok]
+        changes = [EdgeChange(self.name, r.pop, f"warmed {r.title}: {r.hits}/{r.objects} objects HIT"
+                                                + (f" ({r.bytes / 1e6:.0f} MB pulled)" if r.bytes >= 1e6 else ""))
+                   for r in results if r.ok]
         bad = [r for r in results if not r.ok]
         if bad:
             detail = "; ".join(f"{r.pop} {r.title}: {r.hits}/{r.objects} HIT, {len(r.failed)} failed "
