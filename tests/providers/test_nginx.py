@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -259,3 +260,36 @@ def test_hit_ratio_comes_from_the_pops_cache_log(ws: Workspace, fleet: PopFleet)
     ws.provider("pops").warm(["pop1"])  # the warmer's own requests are not viewers' and do not count
     assert hit_ratios(ws) == {"pop1": 0.75}  # pop2, pop3: no client request yet, no ratio
     assert functions(ws)["hit_ratio"](["pop1"]) == 0.75
+
+
+def test_a_runbook_acts_on_the_pops_and_says_what_it_changed_on_which(ws: Workspace, fleet: PopFleet, inv: Path,
+                                                                       state: Path) -> None:
+    import os
+    import subprocess
+
+    from streamverse_ctl.runbook.actions.cdn import set_ttl
+    from streamverse_ctl.runbook.actions.ratelimit import set_limit
+
+    exe = Path(sys.executable).parent / "streamverse"
+    env = {**os.environ, "STREAMVERSE_STATE_DIR": str(state), "STREAMVERSE_RUNBOOKS": str(HERE / "nginx_runbooks"),
+           "COLUMNS": "250", "NO_COLOR": "1"}
+    with httpx.Client(base_url=fleet.pop("pop1").url) as client:  # viewers on warmed objects: a ratio to wait on
+        assert {client.get(f"{CLIP}/360p/seg0000{i}.ts").headers["x-cache-status"] for i in range(4)} == {"HIT"}
+    try:
+        p = subprocess.run([str(exe), "ctl", "runbook", "run", "edge-check", "--yes", "-i", str(inv)], env=env,
+                           capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+        assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
+        for pop in ("pop1", "pop2", "pop3"):  # each step says what it changed on which PoP
+            assert f"{pop}: set per-IP limit of video:other: none -> 50 req/s" in p.stdout
+            assert f"{pop}: warmed clip42: {CLIP_OBJECTS}/{CLIP_OBJECTS} objects HIT" in p.stdout
+        r = httpx.get(f"{fleet.pop('pop2').url}/videos/other/360p/seg00001.ts", headers=WARM)
+        assert r.headers["cache-control"] == "max-age=120"
+        assert "rl_video_other" in fleet.pop("pop3").conf.read_text()
+    finally:
+        w = Workspace(inv, state_dir=state)
+        try:
+            set_ttl(_ctx(w, state)[0], "/videos/other/*", None)
+            set_limit(_ctx(w, state)[0], "video:other", None)
+            assert w.plan().changes == [] and "rl_video_other" not in fleet.pop("pop3").conf.read_text()
+        finally:
+            w.close()
