@@ -41,3 +41,6 @@ class EdgeCache(Protocol):
 
     def hit_ratios(self) -> Mapping[str, float]:
         """PoP -> cache hit ratio of recent client requests, measured by the PoPs themselves."""
+
+    def request_rates(self, window: float = 60.0) -> Mapping[str, float]:
+        """PoP -> client requests per second over the last ``window`` seconds, measured by the PoPs."""

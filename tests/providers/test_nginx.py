@@ -246,7 +246,7 @@ def test_nginx_t_failure_on_one_pop_leaves_its_old_config_serving(ws: Workspace,
         w.close()
 
 
-def test_hit_ratio_comes_from_the_pops_cache_log(ws: Workspace, fleet: PopFleet) -> None:
+def test_hit_ratio_comes_from_the_pops_cache_log(ws: Workspace, fleet: PopFleet, state: Path) -> None:
     from streamverse_ctl.runbook.probes import functions, hit_ratios
 
     pop1 = fleet.pop("pop1")
@@ -260,6 +260,12 @@ def test_hit_ratio_comes_from_the_pops_cache_log(ws: Workspace, fleet: PopFleet)
     ws.provider("pops").warm(["pop1"])  # the warmer's own requests are not viewers' and do not count
     assert hit_ratios(ws) == {"pop1": 0.75}  # pop2, pop3: no client request yet, no ratio
     assert functions(ws)["hit_ratio"](["pop1"]) == 0.75
+    from streamverse_ctl.runbook.actions.cdn import busiest_pops
+
+    rates = ws.provider("pops").request_rates()  # type: ignore[attr-defined]
+    assert rates["pop1"] == 4 / 60  # the 4 viewer requests of the last minute
+    assert all(rates.get(p, 0.0) == 0.0 for p in ("pop2", "pop3"))
+    assert busiest_pops(_ctx(ws, state)[0], 1) == ["pop1"]  # cdn.warm hottest: N needs no Prometheus here
 
 
 def test_a_runbook_acts_on_the_pops_and_says_what_it_changed_on_which(ws: Workspace, fleet: PopFleet, inv: Path,

@@ -17,6 +17,7 @@ the known ngx_cache_purge bug with nginx >= 1.11.6 fixed only in 2.4+.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
@@ -292,13 +293,13 @@ class NginxProvider(Provider):
     def rate_limits(self) -> dict[str, dict[str, int]]:
         return {p: dict(s.rate_limits) for p, s in self.states().items() if s.pop is not None}
 
-    def hit_ratios(self) -> dict[str, float]:
-        """PoP -> hits / (hits + misses) over the last ``hitRatioLines`` client requests its cache log holds."""
+    def _log_tails(self) -> dict[str, list[str]]:
+        """PoP -> the last ``hitRatioLines`` whole lines of its cache-status log (read over HTTP, a byte range)."""
         import httpx
 
-        async def go() -> dict[str, float]:
+        async def go() -> dict[str, list[str]]:
             async with self._client() as client:
-                async def one(pop: str) -> tuple[str, float | None]:
+                async def one(pop: str) -> tuple[str, list[str] | None]:
                     url = f"{self._host(pop).edge_url}/_streamverse/cache-log"
                     try:
                         r = await client.get(url, headers={"Range": f"bytes=-{self.cfg.hit_ratio_lines * 80}"})
@@ -306,13 +307,35 @@ class NginxProvider(Provider):
                         raise TemporaryError(f"PoP {pop}: cannot read its cache log at {url}: {exc}") from exc
                     if r.status_code not in (200, 206):
                         return pop, None
+                    rows = r.text.splitlines()
                     start = r.headers.get("content-range", "bytes 0-").split(" ")[-1].split("-")[0]
-                    return pop, cache_log_ratio(r.text, self.cfg.hit_ratio_lines, partial=start not in ("", "0"))
+                    if start not in ("", "0") and rows:
+                        rows = rows[1:]  # a byte range starts mid-line
+                    return pop, rows[-self.cfg.hit_ratio_lines:]
 
                 found = await asyncio.gather(*(one(p) for p in sorted(self.hosts)))
-            return {p: v for p, v in found if v is not None}
+            return {p: rows for p, rows in found if rows is not None}
 
         return _run(go())
+
+    def hit_ratios(self) -> dict[str, float]:
+        """PoP -> hits / (hits + misses) over the last ``hitRatioLines`` client requests its cache log holds."""
+        out = {p: cache_log_ratio("\n".join(rows), len(rows) or 1) for p, rows in self._log_tails().items()}
+        return {p: v for p, v in out.items() if v is not None}
+
+    def request_rates(self, window: float = 60.0) -> dict[str, float]:
+        """PoP -> client requests per second over the last ``window`` seconds (from the same log)."""
+        now = time.time()
+        out = {}
+        for pop, rows in self._log_tails().items():
+            recent = 0
+            for row in rows:
+                try:
+                    recent += float(row.split(" ", 1)[0]) >= now - window
+                except ValueError:
+                    continue
+            out[pop] = recent / window
+        return out
 
     # ----- verify -------------------------------------------------------------------------------
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:

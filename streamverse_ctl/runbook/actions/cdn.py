@@ -152,15 +152,21 @@ set_ttl.needs = _ttl_needs  # type: ignore[attr-defined]
 
 def busiest_pops(ctx: ActionContext, n: int, regions: list[str] | None = None) -> list[str]:
     """The ``n`` PoPs serving the most requests now: Prometheus' request rate when the inventory names one;
-    on the sim platform, each region's load split over its PoPs by capacity."""
+    else the PoPs' own request logs (edge-cache providers such as nginx); on the sim platform, each region's
+    load split over its PoPs by capacity."""
     ws = ctx.ws
     pops = {r.name: r.spec for r in ws.compiled.resources if r.type == "cdn.pop"
             and (not regions or r.spec.get("region") in regions)}
     demand: dict[str, float] = {}
     prom = ws.metrics_source()
+    edge = edge_providers(ws, list(pops)) if prom is None else {}
     if prom is not None:
         rates = prom.vector("sum by (pop) (rate(cdn_requests_total[5m]))", "pop")
         demand = {p: rates.get(p, 0.0) for p in pops}
+    elif edge:  # the PoPs' own logs of client requests
+        for provider, served in edge.values():
+            rates = provider.request_rates()
+            demand.update({p: float(rates.get(p, 0.0)) for p in served})
     else:
         from ...core.resources import Resource
         from ...providers.sim.model import region_load, traffic_shares
