@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 from streamverse_ctl.core.builtin import builtin_dir
-from streamverse_ctl.providers.nginx.provider import cache_log_ratio
+from streamverse_ctl.providers.nginx.cachelog import cache_log_ratio
 from streamverse_ctl.providers.nginx.render import PopState, cache_file, locations, parse, render, unsafe_pattern
 from streamverse_ctl.providers.nginx.warm import hls_uris
 

@@ -28,13 +28,12 @@ from ...core.resources import Change, Resource
 from ...inventory.provider_settings import NginxSettings
 from ..base import Provider, ProviderContext, VerifyResult
 from ..edge import EdgeChange
+from .cachelog import cache_log_ratio, recent_rate
 from .hosts import PopHost, load_hosts
 from .render import PopState, cache_file, config_digest, parse, render, unsafe_pattern
 
 T = TypeVar("T")
 TYPES = ("cdn.pop", "cdn.cache_policy", "cdn.warm_set")
-HIT_STATES = {"HIT", "STALE", "UPDATING", "REVALIDATED"}
-MISS_STATES = {"MISS", "EXPIRED", "BYPASS"}
 
 
 def _run(coro: Awaitable[T]) -> T:
@@ -326,16 +325,7 @@ class NginxProvider(Provider):
     def request_rates(self, window: float = 60.0) -> dict[str, float]:
         """PoP -> client requests per second over the last ``window`` seconds (from the same log)."""
         now = time.time()
-        out = {}
-        for pop, rows in self._log_tails().items():
-            recent = 0
-            for row in rows:
-                try:
-                    recent += float(row.split(" ", 1)[0]) >= now - window
-                except ValueError:
-                    continue
-            out[pop] = recent / window
-        return out
+        return {pop: recent_rate(rows, now, window) for pop, rows in self._log_tails().items()}
 
     # ----- verify -------------------------------------------------------------------------------
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
@@ -371,23 +361,6 @@ class NginxProvider(Provider):
                 return pop, r.text.strip() if r.status_code == 200 else ""
 
             return dict(await asyncio.gather(*(one(p) for p in pops)))
-
-
-def cache_log_ratio(text: str, lines: int, partial: bool = False) -> float | None:
-    """Hit ratio of the last ``lines`` lines of a ``sv_cache`` log (``$msec $upstream_cache_status ...``)."""
-    rows = text.splitlines()
-    if partial and rows:
-        rows = rows[1:]  # a byte range starts mid-line
-    hits = misses = 0
-    for row in rows[-lines:]:
-        parts = row.split()
-        if len(parts) < 2:
-            continue
-        if parts[1] in HIT_STATES:
-            hits += 1
-        elif parts[1] in MISS_STATES:
-            misses += 1
-    return hits / (hits + misses) if hits + misses else None
 
 
 def _pop_of(c: Change) -> str:
