@@ -16,7 +16,7 @@ VENV="${STREAMVERSE_VENV:-$REPO/.venv}"
 PYTHON="${PYTHON:-python3}"
 APT_PACKAGES=(bind9 bind9-utils bind9-dnsutils pdns-server pdns-backend-sqlite3 sqlite3
               knot knot-dnsutils prometheus nginx postgresql
-              ffmpeg openssl)
+              ffmpeg openssl curl)
 
 T0=$(date +%s.%N)
 step_start=$T0

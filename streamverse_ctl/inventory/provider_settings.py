@@ -12,7 +12,7 @@ Secrets (``tsigSecret``, ``apiKey``, ``token``) are typed as references, ``{from
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -162,6 +162,31 @@ class PrometheusRulesSettings(ProviderSettings):
     timeout: Seconds = Field(10, gt=0)
 
 
+class NginxOrigin(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=False, extra="forbid")
+    scheme: Literal["http", "https"] = "https"
+    port: int = Field(443, ge=1, le=65535)
+    endpoints: list[str] | None = Field(None, description="origin addresses (default: the PoP's Region endpoints)")
+
+
+class NginxSettings(ProviderSettings):
+    """The PoP fleet: each PoP is a host of an Ansible inventory (host name = PoP name) running nginx."""
+
+    ansible_inventory: str = Field(description="Ansible inventory of the PoP hosts (host vars: nginxPrefix ...)")
+    origin: NginxOrigin = Field(default_factory=NginxOrigin)
+    master_path: str = Field("/videos/{title}/master.m3u8", description="a title's HLS master playlist path")
+    video_path: str = Field("/videos/{video}/", description="the path prefix of a video's objects")
+    warm_concurrency: int = Field(16, ge=1, le=256, description="requests in flight per PoP while warming")
+    warm_method: Literal["HEAD", "GET"] = Field("HEAD", description="how segments are warmed (HEAD: the PoP "
+                                                "fetches the object, its bytes are not pulled to this tool)")
+    timeout: Seconds = Field(10, gt=0)
+    hit_ratio_lines: int = Field(5000, ge=10, description="recent cache-log lines the hit ratio is taken over")
+    admin_allow: list[Annotated[str, Field(pattern=r"^([0-9A-Fa-f:.]+(/[0-9]{1,3})?|all)$")]] = Field(
+        ["127.0.0.1"], min_length=1, description="addresses (or CIDRs) allowed to read /_streamverse/* from a PoP")
+    template: str | None = Field(None, description="PoP config template (default templates/pop-edge.conf.j2)")
+    playbook: str | None = Field(None, description="deploy playbook (default runbooks/playbooks/pop-deploy.yml)")
+
+
 BUILTIN_SETTINGS: dict[str, type[ProviderSettings]] = {
     "sim": SimSettings,
     "route53": Route53Settings,
@@ -171,6 +196,7 @@ BUILTIN_SETTINGS: dict[str, type[ProviderSettings]] = {
     "cloudfront": CloudFrontSettings,
     "autoscaling": AutoScalingSettings,
     "prometheus": PrometheusRulesSettings,
+    "nginx": NginxSettings,
 }
 
 

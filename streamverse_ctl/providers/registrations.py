@@ -14,6 +14,7 @@ PROVIDERS: dict[str, str] = {
     "rfc2136": "streamverse_ctl.providers.rfc2136:RFC2136Provider",
     "powerdns": "streamverse_ctl.providers.powerdns:PowerDNSProvider",
     "kubernetes": "streamverse_ctl.providers.kubernetes:KubernetesProvider",
+    "nginx": "streamverse_ctl.providers.nginx.provider:NginxProvider",
     "cloudfront": "streamverse_ctl.providers.cloudfront:CloudFrontProvider",
     "autoscaling": "streamverse_ctl.providers.autoscaling:AutoScalingProvider",
     "prometheus": "streamverse_ctl.providers.prometheus_rules:PrometheusRulesProvider",

@@ -25,10 +25,19 @@ def dns_weights(ws: Workspace, policy: str) -> dict[str, int]:
 
 
 def hit_ratios(ws: Workspace) -> dict[str, float]:
-    """PoP -> CDN hit ratio: from the SLO's Prometheus when the inventory names one, else the sim."""
+    """PoP -> CDN hit ratio: from the SLO's Prometheus when the inventory names one, else from the PoPs'
+    own cache status (edge-cache providers, e.g. nginx's cache log), else the sim."""
     prom = ws.metrics_source()
     if prom is not None:
         return dict(prom.hit_ratio("pop"))
+    from .actions.cdn import edge_providers
+
+    edge = edge_providers(ws)
+    if edge:
+        out: dict[str, float] = {}
+        for provider, pops in edge.values():
+            out.update({p: v for p, v in provider.hit_ratios().items() if p in pops})
+        return out
     for name, binding in ws.compiled.bindings.items():
         if binding.type == "sim":
             return ws.provider(name).store.hit_ratios()  # type: ignore[attr-defined, no-any-return]

@@ -30,6 +30,22 @@ SIM_ONLY_TYPES = {
 }
 
 
+# a sim-only operation is carried out for real by the provider serving this type, when that provider's
+# class lists the operation in ``implements`` (e.g. the nginx PoP fleet warms and rate-limits for real)
+CARRIED_BY = {"cdn.warm_job": "cdn.pop", "cdn.rate_limit": "cdn.pop"}
+
+
+def implements(provider_type: str, rtype: str) -> bool:
+    from ..core.errors import PermanentError
+    from ..core.registry import providers
+
+    try:
+        cls = providers.get(provider_type)
+    except PermanentError:
+        return False
+    return rtype in getattr(cls, "implements", frozenset())
+
+
 def on_sim_platform(ws: Workspace) -> bool:
     """The whole run is on the sim platform (``--platform sim``, or an inventory without Provider documents)."""
     return all(b.type == SIM for b in ws.compiled.bindings.values())
@@ -55,6 +71,10 @@ def not_served(ws: Workspace, rtype: str) -> str | None:
         return None
     if rtype == "platform.origin" and real_origin_fleets(ws):
         return None  # origin node counts are OriginFleet sizes on a real provider (autoscaling)
+    if rtype in CARRIED_BY:
+        carrier = serving(ws, CARRIED_BY[rtype])
+        if carrier is not None and carrier[1] != SIM and implements(carrier[1], rtype):
+            return None
     found = serving(ws, rtype)
     what = SIM_ONLY_TYPES.get(rtype, rtype)
     label = f"{rtype} ({what})" if rtype in SIM_ONLY_TYPES else rtype

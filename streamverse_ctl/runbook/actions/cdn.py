@@ -1,12 +1,55 @@
-"""CDN actions: ``cdn.warm`` (a title on a CacheWarmPolicy, or a warming job for PoPs) and ``cdn.set_ttl``."""
+"""CDN actions: ``cdn.warm`` (a title on a CacheWarmPolicy, or a warming job for PoPs) and ``cdn.set_ttl``.
+
+TTLs and warm sets are overrides on a CacheWarmPolicy, applied by plan and apply to whichever provider
+serves the PoPs' ``cdn.cache_policy`` / ``cdn.warm_set``; a warming job of PoPs goes to an edge-cache
+provider (:class:`~streamverse_ctl.providers.edge.EdgeCache`, e.g. nginx) when one serves them, else to the
+sim platform. Each reports what changed on which PoP.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any
 
+from ...compiler.distributions import following
 from ...core.errors import PermanentError
 from ...engine import overrides as ov
+from ...providers.edge import EdgeCache, EdgeChange
 from ..context import ActionContext
+
+if TYPE_CHECKING:
+    from ...engine.workspace import Workspace
+
+
+def edge_providers(ws: Workspace, pops: Collection[str] | None = None) -> dict[str, tuple[EdgeCache, list[str]]]:
+    """Edge-cache providers (not the sim) serving ``pops`` (default: all): name -> (provider, its PoPs)."""
+    out: dict[str, tuple[EdgeCache, list[str]]] = {}
+    for r in ws.compiled.resources:
+        if r.type != "cdn.pop" or (pops is not None and r.name not in pops):
+            continue
+        binding = ws.compiled.bindings.get(r.provider)
+        if binding is None or binding.type == "sim":
+            continue
+        provider = ws.provider(r.provider)
+        if isinstance(provider, EdgeCache):
+            out.setdefault(r.provider, (provider, []))[1].append(r.name)
+    return out
+
+
+def with_edge_reports(ctx: ActionContext, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Run an apply and add what the edge providers report they changed on each PoP (``on_pops``)."""
+    edge = [p for p, _ in edge_providers(ctx.ws).values()]
+    marks = [len(getattr(p, "reports", [])) for p in edge]
+    out = run()
+    reports: list[EdgeChange] = []
+    for p, mark in zip(edge, marks, strict=True):
+        reports += list(getattr(p, "reports", []))[mark:]
+    if reports:
+        for r in reports:
+            ctx.note(str(r))
+        out = {**out, "on_pops": [str(r) for r in reports]}
+        out["changed"] = f"{out.get('changed', '')} ({'; '.join(str(r) for r in reports)})"
+    return out
 
 
 def _policy(ctx: ActionContext, policy: str) -> None:
@@ -45,12 +88,16 @@ def warm(ctx: ActionContext, video: str | None = None, policy: str = "new-releas
             merge["pinned"] = pinned
         what = "stop warming" if remove else (f"warm on the {len(chosen)} busiest PoPs" if chosen else "warm")
         reason = f"runbook {ctx.runbook} ({ctx.run_id}): {what} {video}"
-        out = ctx.apply([f"CacheWarmPolicy/{policy}"],
-                        stage=lambda: ov.stage_or_clear(ctx.ws, "CacheWarmPolicy", policy, merge, reason))
+        out = with_edge_reports(ctx, lambda: ctx.apply(
+            [f"CacheWarmPolicy/{policy}"],
+            stage=lambda: ov.stage_or_clear(ctx.ws, "CacheWarmPolicy", policy, merge, reason)))
         return {**out, "video": video, "titles": titles, "pops": chosen or "all the policy's PoPs"}
     chosen = _pops(ctx, regions, pops)
     if not chosen:
         raise PermanentError("cdn.warm: no PoP matches the given regions/pops")
+    edge = edge_providers(ctx.ws, chosen)
+    if edge and sum(len(p) for _, p in edge.values()) == len(chosen):
+        return _warm_edge(ctx, chosen, edge)
     if ctx.dry_run:
         ctx.note(f"would warm {len(chosen)} PoP(s): {', '.join(chosen)}")
         return {"pops": chosen, "dry_run": True, "changed": f"would change: sim: {len(chosen)} PoP(s) warmed"}
@@ -62,6 +109,24 @@ def warm(ctx: ActionContext, video: str | None = None, policy: str = "new-releas
     return {"pops": chosen, "changed": f"sim: {len(chosen)} PoP(s) warmed"}
 
 
+def _warm_edge(ctx: ActionContext, chosen: list[str], edge: dict[str, tuple[EdgeCache, list[str]]]) -> dict[str, Any]:
+    """A warming job on edge-cache PoPs: each PoP fetches its warm sets' titles and checks them as hits."""
+    where = "; ".join(f"{name}: {', '.join(sorted(pops))}" for name, (_, pops) in sorted(edge.items()))
+    if ctx.dry_run:
+        ctx.note(f"would warm the warm sets of {len(chosen)} PoP(s) ({where})")
+        return {"pops": chosen, "dry_run": True, "changed": f"would change: warm sets fetched on {where}"}
+    reports: list[EdgeChange] = []
+    with ctx.ws.state.lock("apply", purpose=ctx.purpose, timeout=60):
+        for _, (provider, pops) in sorted(edge.items()):
+            reports += provider.warm(sorted(pops))
+        ctx.audit("cdn.warm", ",".join(chosen), "ok", pops=chosen, warmed=[str(r) for r in reports])
+    for r in reports:
+        ctx.note(str(r))
+    if not reports:
+        return {"pops": chosen, "changed": f"nothing to change: no warm set titles on {where}"}
+    return {"pops": chosen, "on_pops": [str(r) for r in reports], "changed": "; ".join(str(r) for r in reports)}
+
+
 def set_ttl(ctx: ActionContext, pattern: str, ttl: int | None, policy: str = "new-releases") -> dict[str, Any]:
     """Set (``ttl: null`` removes) a path-glob cache TTL on a CacheWarmPolicy's PoPs, as an override."""
     _policy(ctx, policy)
@@ -70,8 +135,11 @@ def set_ttl(ctx: ActionContext, pattern: str, ttl: int | None, policy: str = "ne
     before = ov.current_spec(ctx.ws, "CacheWarmPolicy", policy).ttl_overrides.get(pattern)
     merge = {"ttlOverrides": {pattern: None if ttl is None else int(ttl)}}
     reason = f"runbook {ctx.runbook} ({ctx.run_id}): TTL of {pattern} -> {ttl}"
-    out = ctx.apply([f"CacheWarmPolicy/{policy}"],
-                    stage=lambda: ov.stage_or_clear(ctx.ws, "CacheWarmPolicy", policy, merge, reason))
+    # the CDN distributions whose behaviours follow the policy's TTLs (CloudFront) change in the same apply
+    models = {(d.kind, d.name): d.model for d in ctx.ws.inventory.documents}
+    targets = [f"CacheWarmPolicy/{policy}", *following(models, policy)]
+    out = with_edge_reports(ctx, lambda: ctx.apply(
+        targets, stage=lambda: ov.stage_or_clear(ctx.ws, "CacheWarmPolicy", policy, merge, reason)))
     return {**out, "pattern": pattern, "ttl": ttl, "previous": before}
 
 
@@ -90,15 +158,21 @@ set_ttl.needs = _ttl_needs  # type: ignore[attr-defined]
 
 def busiest_pops(ctx: ActionContext, n: int, regions: list[str] | None = None) -> list[str]:
     """The ``n`` PoPs serving the most requests now: Prometheus' request rate when the inventory names one;
-    on the sim platform, each region's load split over its PoPs by capacity."""
+    else the PoPs' own request logs (edge-cache providers such as nginx); on the sim platform, each region's
+    load split over its PoPs by capacity."""
     ws = ctx.ws
     pops = {r.name: r.spec for r in ws.compiled.resources if r.type == "cdn.pop"
             and (not regions or r.spec.get("region") in regions)}
     demand: dict[str, float] = {}
     prom = ws.metrics_source()
+    edge = edge_providers(ws, list(pops)) if prom is None else {}
     if prom is not None:
         rates = prom.vector("sum by (pop) (rate(cdn_requests_total[5m]))", "pop")
         demand = {p: rates.get(p, 0.0) for p in pops}
+    elif edge:  # the PoPs' own logs of client requests
+        for provider, served in edge.values():
+            rates = provider.request_rates()
+            demand.update({p: float(rates.get(p, 0.0)) for p in served})
     else:
         from ...core.resources import Resource
         from ...providers.sim.model import region_load, traffic_shares

@@ -1,0 +1,1 @@
+"""The ``nginx`` provider: the PoP fleet (see :mod:`.provider`)."""
