@@ -3,7 +3,7 @@
 The traffic model (requests/s and egress per region, the spread by spare capacity, the
 FailoverPolicy's capacity checks) is :mod:`streamverse_ctl.engine.capacity`, the one model that
 ``streamverse ctl capacity --what-if fail=REGION`` uses too; this module adds the step schedule.
-Load is projected with the same model the sim platform uses (``providers.sim.model``): each
+Load is projected with the same model the sim platform uses (the engine's capacity model): each
 traffic policy carries an equal part of the demand, spread over its answers as resolvers would
 (weights over healthy answers, latency evenly). The compiler itself produces the records, so a
 drained region drops out of latency policies exactly as it will after the shift.

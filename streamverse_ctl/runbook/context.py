@@ -13,7 +13,7 @@ from .events import Events
 if TYPE_CHECKING:
     from ..engine.plan import Plan
     from ..engine.workspace import Workspace
-    from ..providers.sim.store import SimStore
+    from .simplatform import SimPlatform
 
 
 @dataclass
@@ -37,14 +37,14 @@ class ActionContext:
     def note(self, text: str, **data: Any) -> None:
         self.events("step.note", step=self.step, text=text, **data)
 
-    def sim(self) -> SimStore | None:
-        """The sim platform's store when the workspace runs on it, else None."""
+    def sim(self) -> SimPlatform | None:
+        """The sim platform (its store) when the workspace runs on it, else None."""
         for name, binding in self.ws.compiled.bindings.items():
             if binding.type == "sim":
                 return self.ws.provider(name).store  # type: ignore[attr-defined, no-any-return]
         return None
 
-    def require_sim(self, what: str, rtype: str | None = None) -> SimStore:
+    def require_sim(self, what: str, rtype: str | None = None) -> SimPlatform:
         """The sim store, to change ``rtype`` (a type only the sim implements) — refused unless the run is
         on the sim platform: a sim stand-in next to real providers changes nothing real."""
         from .served import not_served

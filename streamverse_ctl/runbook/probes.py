@@ -40,7 +40,7 @@ def hit_ratios(ws: Workspace) -> dict[str, float]:
         return out
     for name, binding in ws.compiled.bindings.items():
         if binding.type == "sim":
-            return ws.provider(name).store.hit_ratios()  # type: ignore[attr-defined, no-any-return]
+            return dict(ws.provider(name).hit_ratios())  # type: ignore[attr-defined]
     return {}
 
 

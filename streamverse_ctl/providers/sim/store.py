@@ -211,6 +211,14 @@ class SimStore:
     def origin_nodes(self) -> dict[str, int]:
         return {r["region"]: r["nodes"] for r in self.db.execute("SELECT * FROM origin_nodes ORDER BY region")}
 
+    def region_loads(self) -> dict[str, float]:
+        """Region -> requests/s the simulated demand puts on it (served DNS weights and health applied)."""
+        from ...core.resources import Resource
+        from .model import region_load, traffic_shares
+
+        records = [Resource(t, n, s) for t, n, s, _ in self.read(["dns.record"])]
+        return region_load(traffic_shares(records, self.region_health()), float(self.setting("demand_rps")))
+
     def warm_pops(self, pops: list[str]) -> None:
         """A cache-warming job for these PoPs: their hit ratio is back at the base one."""
         with self.tx() as db:

@@ -174,12 +174,8 @@ def busiest_pops(ctx: ActionContext, n: int, regions: list[str] | None = None) -
             rates = provider.request_rates()
             demand.update({p: float(rates.get(p, 0.0)) for p in served})
     else:
-        from ...core.resources import Resource
-        from ...providers.sim.model import region_load, traffic_shares
-
         store = ctx.require_sim("cdn.warm hottest PoPs (no Prometheus named by the SLO)")
-        records = [Resource(t, n_, s) for t, n_, s, _ in store.read(["dns.record"])]
-        load = region_load(traffic_shares(records, store.region_health()), float(store.setting("demand_rps")))
+        load = store.region_loads()
         capacity: dict[str, float] = {}
         for spec in pops.values():
             capacity[str(spec["region"])] = capacity.get(str(spec["region"]), 0.0) + float(spec["capacity_gbps"])
