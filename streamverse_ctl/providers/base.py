@@ -86,8 +86,12 @@ class Provider(abc.ABC):
     def check(self, desired: Sequence[Resource]) -> list[str]:
         """Messages for every desired resource this provider cannot serve (empty list: all fine)."""
         problems = []
+        served: dict[str, bool] = {}  # serves() once per type, not once per resource
         for r in desired:
-            if not self.serves(r.type):
+            ok = served.get(r.type)
+            if ok is None:
+                ok = served[r.type] = self.serves(r.type)
+            if not ok:
                 problems.append(f"provider '{self.name}' ({self.type_name()}) does not manage {r.type} "
                                 f"(needed by {r.origin or r.id})")
                 continue
