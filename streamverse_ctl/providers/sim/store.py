@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -10,6 +11,8 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ...core.resources import canonical_json
 
@@ -44,6 +47,22 @@ DEFAULTS: dict[str, Any] = {
     "viral_recovery_seconds": 3.0,  # how long a PoP takes to reach its hit ratio once a viral video is warm
     "egress_mbps_per_request": 9.25,  # edge sites' egress per request/s (the CapacityModel's 55.5 Tbps / 6 M)
 }
+
+
+_LONG_DIGITS = re.compile(r"\d{19}")  # an integer orjson may not hold (beyond 64 bits), or a long fraction
+
+
+def _loads(text: str) -> Any:
+    """Parse stored canonical JSON: orjson (5x faster than json, and it shares the repeated keys
+    of 100,000 specs instead of allocating them per spec), json for what orjson refuses (NaN,
+    integers beyond 64 bits, which orjson would turn into floats), so the result is always what
+    ``json.loads`` gives."""
+    if _LONG_DIGITS.search(text):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _now() -> str:
@@ -109,7 +128,7 @@ class SimStore:
         cur = self.db.execute(f"SELECT type, name, spec, managed FROM resources WHERE type IN ({marks})"
                               " ORDER BY type, name", types)
         cur.row_factory = None  # plain tuples: this reads every resource on every plan
-        return [(t, n, json.loads(text), bool(m), text) for t, n, text, m in cur.fetchall()]
+        return [(t, n, _loads(text), bool(m), text) for t, n, text, m in cur]
 
     def get(self, rtype: str, name: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT spec FROM resources WHERE type=? AND name=?", (rtype, name)).fetchone()
