@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError, Problem, Refusal
+from ..core.gcpause import paused_gc
 from ..core.resources import Change, Resource, canonical_json, diff_fields, type_rank
 
 FORMAT_VERSION = 1
@@ -210,6 +211,7 @@ def order_key(rank: Mapping[str, int]) -> Callable[[Change], tuple[int, int, str
     return key
 
 
+@paused_gc()
 def diff(desired: Sequence[Resource], actual: Sequence[Resource], reasons: Mapping[str, str] | None = None,
          drifted: Mapping[str, str] | None = None) -> tuple[list[Change], list[str]]:
     """Changes that take ``actual`` to ``desired``, and the ids of unmanaged actual resources left alone.

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..compiler import Compiled, CompileInput, Override, compile_inventory
 from ..core.errors import PermanentError, UnsupportedFeature
+from ..core.gcpause import paused_gc
 from ..core.registry import providers as provider_registry
 from ..core.resources import Resource, resource_type_names
 from ..core.secrets import resolve_settings
@@ -265,6 +266,7 @@ class Workspace:
                 out.append(Drift(rid, provider, "changed", diff_fields(spec, dict(cur.spec))))
         return out
 
+    @paused_gc()  # one pause over load, compile, read and diff (see core.gcpause)
     def plan(self, targets: Sequence[str] = (), force: Sequence[str] = (),
              actual: Sequence[Resource] | None = None) -> planmod.Plan:
         self.check_capabilities()

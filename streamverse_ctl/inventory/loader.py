@@ -21,6 +21,7 @@ from typing import Any
 from .. import API_VERSION
 from ..core import trust
 from ..core.errors import InputError, Problem
+from ..core.gcpause import paused_gc
 from . import confine
 from .model import Document, Inventory
 from .validate import validate
@@ -31,6 +32,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 _INV_DOC = "\0document"  # key under which a layer's settings carry its Inventory document (for locations)
 
 
+@paused_gc()
 def load_inventory(directory: str | Path, variables: Mapping[str, str] | None = None,
                    *, validate_meaning: bool = True, inventory_root: str | Path | None = None) -> Inventory:
     """Load, merge, substitute and validate; raise :class:`InputError` with every problem found.

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...core.errors import TemporaryError
+from ...core.gcpause import paused_gc
 from ...core.resources import Change, Resource, resource_type_names, text_digest
 from ...core.specs import FEATURE_ALIAS, FEATURE_HEALTHCHECK, ROUTING_FEATURES
 from ...inventory.provider_settings import SimSettings
@@ -40,6 +41,7 @@ class SimProvider(Provider):
         super().__init__(name, settings, context)
         self.store = SimStore(sim_path(context.state_dir, settings))
 
+    @paused_gc()
     def _read(self, types: Sequence[str]) -> list[Resource]:
         return [Resource(t, n, spec, self.name, managed=managed, etag=text_digest(text))
                 for t, n, spec, managed, text in self.store.read_with_text(list(types))]

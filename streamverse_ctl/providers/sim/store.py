@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from ...core.gcpause import paused_gc
 from ...core.resources import canonical_json
 
 SCHEMA = """
@@ -122,6 +123,7 @@ class SimStore:
     def read(self, types: list[str]) -> list[tuple[str, str, dict[str, Any], bool]]:
         return [(t, n, spec, managed) for t, n, spec, managed, _ in self.read_with_text(types)]
 
+    @paused_gc()
     def read_with_text(self, types: list[str]) -> list[tuple[str, str, dict[str, Any], bool, str]]:
         """Resources with the canonical JSON text they are stored as."""
         marks = ",".join("?" * len(types))
