@@ -391,8 +391,24 @@ def _substitute(value: Any, variables: Mapping[str, Any], doc: Document, path: P
                 return m.group(0)
             return str(variables[m.group(2)])
         return VAR.sub(repl, value)
+    # copy on write: a mapping or list without a variable in it is returned as it is, not rebuilt
+    # (a 100,000-resource inventory has few variables, and a copy of every spec cost time and memory)
     if isinstance(value, dict):
-        return {k: _substitute(v, variables, doc, (*path, k), problems) for k, v in value.items()}
+        out: dict[Any, Any] | None = None
+        for k, v in value.items():
+            new = _substitute(v, variables, doc, (*path, k), problems)
+            if new is not v:
+                if out is None:
+                    out = dict(value)
+                out[k] = new
+        return value if out is None else out
     if isinstance(value, list):
-        return [_substitute(v, variables, doc, (*path, i), problems) for i, v in enumerate(value)]
+        items: list[Any] | None = None
+        for i, v in enumerate(value):
+            new = _substitute(v, variables, doc, (*path, i), problems)
+            if new is not v:
+                if items is None:
+                    items = list(value)
+                items[i] = new
+        return value if items is None else items
     return value
