@@ -209,7 +209,12 @@ class Workspace:
         for name, types in self.scope().items():
             if only is not None and name not in only:
                 continue
-            actual.extend(self.provider(name).read(types))
+            provider = self.provider(name)
+            provider.expected = {r.id: r.spec for r in self.compiled.resources if r.provider == name}
+            try:
+                actual.extend(provider.read(types))
+            finally:
+                provider.expected = {}
         return actual
 
     def metrics_source(self) -> Any:

@@ -74,6 +74,10 @@ class Provider(abc.ABC):
         self.name = name
         self.settings = dict(settings)
         self.context = context
+        #: resource id -> the desired spec, set by the engine before a read: a provider may hand back
+        #: that very object for a resource it reads as equal to it (a no-change plan of 100,000
+        #: resources then holds one copy of each spec, not two)
+        self.expected: Mapping[str, Mapping[str, Any]] = {}
         self.concurrency = int(self.settings.get("concurrency", type(self).max_concurrency))
         self.attempts = int(self.settings.get("retries", type(self).retry_attempts))
 

@@ -41,3 +41,31 @@ def test_read_resources_carry_the_digest_of_what_is_stored(tmp_path: Path) -> No
     assert res.spec == spec and res.etag == spec_digest(spec) == res.digest()
     assert canonical_json(res.spec) == canonical_json(spec)
     sim.close()
+
+
+def test_a_no_change_read_shares_the_desired_specs_and_reads_changed_ones_as_stored(tmp_path: Path) -> None:
+    from streamverse_ctl.engine.workspace import Workspace
+
+    repo = Path(__file__).resolve().parents[2]
+    ws = Workspace(repo / "inventories" / "demo", state_dir=tmp_path, platform="sim")
+    try:
+        desired = {r.id: r for r in ws.compiled.resources}
+        sim = ws.provider("sim")
+        assert isinstance(sim, SimProvider)
+        changed = next(r for r in desired.values() if r.type == "cdn.pop")
+        with sim.store.tx() as db:
+            for r in desired.values():
+                sim.store.put(db, r.type, r.name, {**r.spec, "city": "Elsewhere"} if r is changed else r.spec)
+        actual = {r.id: r for r in ws.read_actual()}
+        assert actual.keys() == desired.keys()
+        for rid, r in actual.items():
+            if rid == changed.id:
+                assert r.spec["city"] == "Elsewhere" and r.spec is not desired[rid].spec
+            else:
+                assert r.spec is desired[rid].spec  # one copy of each unchanged spec, not two
+            assert r.digest() == spec_digest(sim.store.get(r.type, r.name))
+        assert sim.expected == {}  # the hint does not outlive the read
+        plan = ws.plan()
+        assert [c.id for c in plan.changes] == [changed.id]
+    finally:
+        ws.close()

@@ -43,8 +43,13 @@ class SimProvider(Provider):
 
     @paused_gc()
     def _read(self, types: Sequence[str]) -> list[Resource]:
-        return [Resource(t, n, spec, self.name, managed=managed, etag=text_digest(text))
-                for t, n, spec, managed, text in self.store.read_with_text(list(types))]
+        expected = self.expected
+        out = []
+        for t, n, spec, managed, text in self.store.iter_with_text(list(types)):
+            want = expected.get(f"{t}/{n}")
+            shared = want if want is not None and want == spec else spec  # see Provider.expected
+            out.append(Resource(t, n, shared, self.name, managed=managed, etag=text_digest(text)))
+        return out
 
     def _batches(self, changes: Sequence[Change]) -> Sequence[Sequence[Change]]:
         # one transaction per change: progress is visible and a kill -9 loses at most one in flight

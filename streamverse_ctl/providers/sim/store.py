@@ -126,11 +126,16 @@ class SimStore:
     @paused_gc()
     def read_with_text(self, types: list[str]) -> list[tuple[str, str, dict[str, Any], bool, str]]:
         """Resources with the canonical JSON text they are stored as."""
+        return list(self.iter_with_text(types))
+
+    def iter_with_text(self, types: list[str]) -> Iterator[tuple[str, str, dict[str, Any], bool, str]]:
+        """:meth:`read_with_text` one row at a time, so a caller can drop what it does not keep."""
         marks = ",".join("?" * len(types))
         cur = self.db.execute(f"SELECT type, name, spec, managed FROM resources WHERE type IN ({marks})"
                               " ORDER BY type, name", types)
         cur.row_factory = None  # plain tuples: this reads every resource on every plan
-        return [(t, n, _loads(text), bool(m), text) for t, n, text, m in cur]
+        for t, n, text, m in cur:
+            yield t, n, _loads(text), bool(m), text
 
     def get(self, rtype: str, name: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT spec FROM resources WHERE type=? AND name=?", (rtype, name)).fetchone()
