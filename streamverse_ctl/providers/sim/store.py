@@ -50,7 +50,7 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-_LONG_DIGITS = re.compile(r"\d{19}")  # an integer orjson may not hold (beyond 64 bits), or a long fraction
+_LONG_DIGITS = re.compile(r"[0-9][0-9]{18}")  # an integer orjson may not hold (beyond 64 bits), or a long fraction
 
 
 def _loads(text: str) -> Any:
