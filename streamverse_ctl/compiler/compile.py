@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from ..core.errors import InputError, Problem
+from ..core.gcpause import paused_gc
 from ..core.resources import Resource
 from ..core.specs import FEATURE_HEALTHCHECK, ROUTING_FEATURES
 from ..inventory import models as m
@@ -86,6 +87,7 @@ class Compiled:
         return out
 
 
+@paused_gc()
 def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compiled:
     ci = ci or CompileInput()
     problems: list[Problem] = []

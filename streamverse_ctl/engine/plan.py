@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import InputError, Problem, Refusal
+from ..core.gcpause import paused_gc
 from ..core.resources import Change, Resource, canonical_json, diff_fields, type_rank
 
 FORMAT_VERSION = 1
@@ -210,6 +211,7 @@ def order_key(rank: Mapping[str, int]) -> Callable[[Change], tuple[int, int, str
     return key
 
 
+@paused_gc()
 def diff(desired: Sequence[Resource], actual: Sequence[Resource], reasons: Mapping[str, str] | None = None,
          drifted: Mapping[str, str] | None = None) -> tuple[list[Change], list[str]]:
     """Changes that take ``actual`` to ``desired``, and the ids of unmanaged actual resources left alone.
@@ -220,10 +222,12 @@ def diff(desired: Sequence[Resource], actual: Sequence[Resource], reasons: Mappi
     reasons = reasons or {}
     drifted = drifted or {}
     have = {(r.provider, r.id): r for r in actual}
-    want = {(r.provider, r.id) for r in desired}
+    left = dict(have)  # actual resources no desired one matched (cheaper than a set of desired keys)
     changes: list[Change] = []
     for r in desired:
-        cur = have.get((r.provider, r.id))
+        key = (r.provider, r.id)
+        cur = have.get(key)
+        left.pop(key, None)
         if cur is None:
             changes.append(Change("create", r.type, r.name, r.provider, None, dict(r.spec),
                                   diff_fields({}, dict(r.spec)), reasons.get(r.id, drifted.get(r.id, "")), r.origin,
@@ -237,9 +241,7 @@ def diff(desired: Sequence[Resource], actual: Sequence[Resource], reasons: Mappi
             changes.append(Change("update", r.type, r.name, r.provider, dict(cur.spec), dict(r.spec), fields,
                                   reason, r.origin, r.document, takeover=not cur.managed))
     unmanaged = []
-    for key, cur in have.items():
-        if key in want:
-            continue
+    for cur in left.values():
         if not cur.managed:
             unmanaged.append(cur.id)
             continue

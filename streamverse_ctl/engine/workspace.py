@@ -13,6 +13,7 @@ from typing import Any
 
 from ..compiler import Compiled, CompileInput, Override, compile_inventory
 from ..core.errors import PermanentError, UnsupportedFeature
+from ..core.gcpause import paused_gc
 from ..core.registry import providers as provider_registry
 from ..core.resources import Resource, resource_type_names
 from ..core.secrets import resolve_settings
@@ -208,7 +209,12 @@ class Workspace:
         for name, types in self.scope().items():
             if only is not None and name not in only:
                 continue
-            actual.extend(self.provider(name).read(types))
+            provider = self.provider(name)
+            provider.expected = {r.id: r.spec for r in self.compiled.resources if r.provider == name}
+            try:
+                actual.extend(provider.read(types))
+            finally:
+                provider.expected = {}
         return actual
 
     def metrics_source(self) -> Any:
@@ -265,6 +271,7 @@ class Workspace:
                 out.append(Drift(rid, provider, "changed", diff_fields(spec, dict(cur.spec))))
         return out
 
+    @paused_gc()  # one pause over load, compile, read and diff (see core.gcpause)
     def plan(self, targets: Sequence[str] = (), force: Sequence[str] = (),
              actual: Sequence[Resource] | None = None) -> planmod.Plan:
         self.check_capabilities()

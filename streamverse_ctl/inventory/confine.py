@@ -53,14 +53,29 @@ def check_file_references(docs: list[Document], root: Path) -> list[Problem]:
     def walk(d: Document, value: Any, path: Path_) -> Any:
         if is_reference(value) and "fromFile" in value:
             return _confine(d, value["fromFile"], path, allowed, problems)
-        if isinstance(value, dict):
-            return {k: walk(d, v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, dict):  # copy on write: a subtree without a reference is kept as it is
+            out: dict[Any, Any] | None = None
+            for k, v in value.items():
+                new = walk(d, v, (*path, k))
+                if new is not v:
+                    if out is None:
+                        out = dict(value)
+                    out[k] = new
+            return value if out is None else out
         if isinstance(value, list):
-            return [walk(d, v, (*path, i)) for i, v in enumerate(value)]
+            items: list[Any] | None = None
+            for i, v in enumerate(value):
+                new = walk(d, v, (*path, i))
+                if new is not v:
+                    if items is None:
+                        items = list(value)
+                    items[i] = new
+            return value if items is None else items
         return value
 
     for d in docs:
-        d.spec = walk(d, d.spec, ("spec",))
+        if "fromFile" in repr(d.spec):  # repr() is C code: most documents hold no reference, skip their walk
+            d.spec = walk(d, d.spec, ("spec",))
     return problems
 
 

@@ -18,6 +18,7 @@ No DNS library: the inventory and compiler layers use it, providers too.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Mapping
@@ -142,8 +143,12 @@ def canonical(rtype: str, text: str) -> str:
     return from_inventory(rtype, text)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def canonical_or_raw(rtype: str, text: str) -> str:
-    """:func:`canonical`, or the text unchanged when it does not parse (a type this tool does not know)."""
+    """:func:`canonical`, or the text unchanged when it does not parse (a type this tool does not know).
+
+    Memoised: a large inventory repeats the same few endpoints in tens of thousands of records, and
+    parsing each (``ipaddress``) was the largest part of compiling them."""
     if rtype.upper() not in PLAIN_TYPES:
         return text
     try:

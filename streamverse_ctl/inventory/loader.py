@@ -21,6 +21,7 @@ from typing import Any
 from .. import API_VERSION
 from ..core import trust
 from ..core.errors import InputError, Problem
+from ..core.gcpause import paused_gc
 from . import confine
 from .model import Document, Inventory
 from .validate import validate
@@ -31,6 +32,7 @@ YAML_SUFFIXES = (".yaml", ".yml")
 _INV_DOC = "\0document"  # key under which a layer's settings carry its Inventory document (for locations)
 
 
+@paused_gc()
 def load_inventory(directory: str | Path, variables: Mapping[str, str] | None = None,
                    *, validate_meaning: bool = True, inventory_root: str | Path | None = None) -> Inventory:
     """Load, merge, substitute and validate; raise :class:`InputError` with every problem found.
@@ -65,8 +67,11 @@ def load_inventory(directory: str | Path, variables: Mapping[str, str] | None = 
     merged_vars.update(variables or {})
     merged_vars = _resolve_variables(merged_vars, var_origin, problems)
     for d in docs:
-        d.spec = _substitute(d.spec, merged_vars, d, ("spec",), problems)
-        d.labels = _substitute(d.labels, merged_vars, d, ("metadata", "labels"), problems)
+        # repr() is C code: a document with no "$" anywhere (most of 20,000) is not walked at all
+        if "$" in repr(d.spec):
+            d.spec = _substitute(d.spec, merged_vars, d, ("spec",), problems)
+        if "$" in repr(d.labels):
+            d.labels = _substitute(d.labels, merged_vars, d, ("metadata", "labels"), problems)
     problems += confine.check_file_references(docs, trust_root)
     state_path = None
     state_url: str | None = None
@@ -389,8 +394,24 @@ def _substitute(value: Any, variables: Mapping[str, Any], doc: Document, path: P
                 return m.group(0)
             return str(variables[m.group(2)])
         return VAR.sub(repl, value)
+    # copy on write: a mapping or list without a variable in it is returned as it is, not rebuilt
+    # (a 100,000-resource inventory has few variables, and a copy of every spec cost time and memory)
     if isinstance(value, dict):
-        return {k: _substitute(v, variables, doc, (*path, k), problems) for k, v in value.items()}
+        out: dict[Any, Any] | None = None
+        for k, v in value.items():
+            new = _substitute(v, variables, doc, (*path, k), problems)
+            if new is not v:
+                if out is None:
+                    out = dict(value)
+                out[k] = new
+        return value if out is None else out
     if isinstance(value, list):
-        return [_substitute(v, variables, doc, (*path, i), problems) for i, v in enumerate(value)]
+        items: list[Any] | None = None
+        for i, v in enumerate(value):
+            new = _substitute(v, variables, doc, (*path, i), problems)
+            if new is not v:
+                if items is None:
+                    items = list(value)
+                items[i] = new
+        return value if items is None else items
     return value

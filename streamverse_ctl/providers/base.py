@@ -81,6 +81,10 @@ class Provider(abc.ABC):
         self.name = name
         self.settings = dict(settings)
         self.context = context
+        #: resource id -> the desired spec, set by the engine before a read: a provider may hand back
+        #: that very object for a resource it reads as equal to it (a no-change plan of 100,000
+        #: resources then holds one copy of each spec, not two)
+        self.expected: Mapping[str, Mapping[str, Any]] = {}
         self.concurrency = int(self.settings.get("concurrency", type(self).max_concurrency))
         self.attempts = int(self.settings.get("retries", type(self).retry_attempts))
 
@@ -93,8 +97,12 @@ class Provider(abc.ABC):
     def check(self, desired: Sequence[Resource]) -> list[str]:
         """Messages for every desired resource this provider cannot serve (empty list: all fine)."""
         problems = []
+        served: dict[str, bool] = {}  # serves() once per type, not once per resource
         for r in desired:
-            if not self.serves(r.type):
+            ok = served.get(r.type)
+            if ok is None:
+                ok = served[r.type] = self.serves(r.type)
+            if not ok:
                 problems.append(f"provider '{self.name}' ({self.type_name()}) does not manage {r.type} "
                                 f"(needed by {r.origin or r.id})")
                 continue

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from ...core.errors import TemporaryError
+from ...core.gcpause import paused_gc
 from ...core.resources import Change, Resource, resource_type_names, text_digest
 from ...core.specs import FEATURE_ALIAS, FEATURE_HEALTHCHECK, ROUTING_FEATURES
 from ...inventory.provider_settings import SimSettings
@@ -40,9 +41,15 @@ class SimProvider(Provider):
         super().__init__(name, settings, context)
         self.store = SimStore(sim_path(context.state_dir, settings))
 
+    @paused_gc()
     def _read(self, types: Sequence[str]) -> list[Resource]:
-        return [Resource(t, n, spec, self.name, managed=managed, etag=text_digest(text), owner=owner)
-                for t, n, spec, managed, text, owner in self.store.read_with_text(list(types))]
+        expected = self.expected
+        out = []
+        for t, n, spec, managed, text, owner in self.store.iter_with_text(list(types)):
+            want = expected.get(f"{t}/{n}")
+            shared = want if want is not None and want == spec else spec  # see Provider.expected
+            out.append(Resource(t, n, shared, self.name, managed=managed, etag=text_digest(text), owner=owner))
+        return out
 
     def _batches(self, changes: Sequence[Change]) -> Sequence[Sequence[Change]]:
         # one transaction per change: progress is visible and a kill -9 loses at most one in flight

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
@@ -11,6 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
+
+from ...core.gcpause import paused_gc
 from ...core.resources import canonical_json
 
 SCHEMA = """
@@ -44,6 +48,22 @@ DEFAULTS: dict[str, Any] = {
     "viral_recovery_seconds": 3.0,  # how long a PoP takes to reach its hit ratio once a viral video is warm
     "egress_mbps_per_request": 9.25,  # edge sites' egress per request/s (the CapacityModel's 55.5 Tbps / 6 M)
 }
+
+
+_LONG_DIGITS = re.compile(r"[0-9][0-9]{18}")  # an integer orjson may not hold (beyond 64 bits), or a long fraction
+
+
+def _loads(text: str) -> Any:
+    """Parse stored canonical JSON: orjson (5x faster than json, and it shares the repeated keys
+    of 100,000 specs instead of allocating them per spec), json for what orjson refuses (NaN,
+    integers beyond 64 bits, which orjson would turn into floats), so the result is always what
+    ``json.loads`` gives."""
+    if _LONG_DIGITS.search(text):
+        return json.loads(text)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _now() -> str:
@@ -106,13 +126,19 @@ class SimStore:
     def read(self, types: list[str]) -> list[tuple[str, str, dict[str, Any], bool]]:
         return [(t, n, spec, managed) for t, n, spec, managed, _, _ in self.read_with_text(types)]
 
+    @paused_gc()
     def read_with_text(self, types: list[str]) -> list[tuple[str, str, dict[str, Any], bool, str, str]]:
         """Resources with the canonical JSON text they are stored as, and the lineage that wrote them."""
+        return list(self.iter_with_text(types))
+
+    def iter_with_text(self, types: list[str]) -> Iterator[tuple[str, str, dict[str, Any], bool, str, str]]:
+        """:meth:`read_with_text` one row at a time, so a caller can drop what it does not keep."""
         marks = ",".join("?" * len(types))
         cur = self.db.execute(f"SELECT type, name, spec, managed, owner FROM resources WHERE type IN ({marks})"
                               " ORDER BY type, name", types)
         cur.row_factory = None  # plain tuples: this reads every resource on every plan
-        return [(t, n, json.loads(text), bool(m), text, o) for t, n, text, m, o in cur.fetchall()]
+        for t, n, text, m, o in cur:
+            yield t, n, _loads(text), bool(m), text, o
 
     def get(self, rtype: str, name: str) -> dict[str, Any] | None:
         row = self.db.execute("SELECT spec FROM resources WHERE type=? AND name=?", (rtype, name)).fetchone()
