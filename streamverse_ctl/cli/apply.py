@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -40,7 +40,7 @@ def confirm_and_apply(ws: Workspace, plan: Plan, *, saved: bool, force: list[str
     """Shared by ``apply`` and one-off verbs (``dns set-weights``): show, confirm, apply, report."""
     from ..core.errors import Aborted, GuardrailRefused, ProviderError
     from ..engine.apply import apply_plan
-    from .common import console, emit, interactive
+    from .common import emit, interactive
     from .progress import RichReporter
     from .render import plan_table
 
@@ -68,15 +68,7 @@ def confirm_and_apply(ws: Workspace, plan: Plan, *, saved: bool, force: list[str
             "verify": [v.__dict__ for v in result.verify], "resumed_from": result.resumed_from}
 
     def table() -> None:
-        con = console()
-        con.print(f"[green]Applied {result.applied} change(s)[/] (run {result.run_id}).")
-        bad = [v for v in result.verify if not v.ok]
-        if result.verify:
-            slowest = max(v.seconds for v in result.verify)
-            con.print(f"Verified {len(result.verify) - len(bad)}/{len(result.verify)} resources"
-                      f" (slowest converged in {slowest:.1f} s).")
-        for v in bad:
-            con.print(f"[red]not converged[/] {v.resource_id}: {v.detail}")
+        print_applied(result)
 
     emit(data, output, table)
     if not result.verified:
@@ -127,3 +119,19 @@ def command(
                                   lock_timeout=lock_timeout, output=output)
     finally:
         ws.close()
+
+
+def print_applied(result: Any) -> None:
+    """An apply's outcome for people: the changes applied (and the run), what verified, what did not."""
+    from .common import console
+
+    con = console()
+    con.print(f"[green]Applied {result.applied} change(s)[/]" + (f" (run {result.run_id})." if result.run_id
+                                                                else "."))
+    bad = [v for v in result.verify if not v.ok]
+    if result.verify:
+        slowest = max(v.seconds for v in result.verify)
+        con.print(f"Verified {len(result.verify) - len(bad)}/{len(result.verify)} resources"
+                  f" (slowest converged in {slowest:.1f} s).")
+    for v in bad:
+        con.print(f"[red]not converged[/] {v.resource_id}: {v.detail}")

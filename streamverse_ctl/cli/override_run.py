@@ -55,16 +55,10 @@ def run_override(ws: Workspace, target: str, purpose: str, stage: Callable[[], o
             "overrides_set": out.set, "overrides_cleared": out.cleared}
 
     def table() -> None:
+        from .apply import print_applied
+
+        print_applied(result)
         con = console()
-        con.print(f"[green]Applied {result.applied} change(s)[/]" + (f" (run {result.run_id})." if result.run_id
-                                                                    else "."))
-        bad = [v for v in result.verify if not v.ok]
-        if result.verify:
-            slowest = max(v.seconds for v in result.verify)
-            con.print(f"Verified {len(result.verify) - len(bad)}/{len(result.verify)} resources"
-                      f" (slowest converged in {slowest:.1f} s).")
-        for v in bad:
-            con.print(f"[red]not converged[/] {v.resource_id}: {v.detail}")
         for ref in out.set:
             con.print(f"override of {ref} recorded; `dns clear-override` returns it to the inventory")
         for ref in out.cleared:

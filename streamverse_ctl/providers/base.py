@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -199,6 +200,26 @@ class Provider(abc.ABC):
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
         """Prove the real system serves ``desired``; providers without a way to check return []."""
         return []
+
+    def verify_by_reading(self, desired: Sequence[Resource], server: str, *, subset: bool = False
+                          ) -> list[VerifyResult]:
+        """Verify by one read-back of the desired types: each resource must be there, ours, and equal to its
+        spec (``subset``: every desired field equal; the system may hold more). For providers whose read is
+        the system's own answer (an API server, a cloud API)."""
+        start = time.monotonic()
+        types = sorted({r.type for r in desired if r.type in self.resource_types})
+        actual = {r.id: r for r in self._read(types)} if types else {}
+        out = []
+        for r in desired:
+            if r.type not in self.resource_types:
+                continue
+            cur = actual.get(r.id)
+            same = cur is not None and (all(cur.spec.get(k) == v for k, v in r.spec.items()) if subset
+                                        else dict(cur.spec) == dict(r.spec))
+            ok = cur is not None and cur.managed and same
+            detail = "" if ok else ("missing" if cur is None else "differs" if cur.managed else "not managed")
+            out.append(VerifyResult(r.id, ok, time.monotonic() - start, detail, server))
+        return out
 
     def close(self) -> None:
         """Release connections."""

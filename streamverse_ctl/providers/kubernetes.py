@@ -73,7 +73,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -646,18 +645,7 @@ class KubernetesProvider(Provider):
 
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
         """Read back and compare: the API server answers exactly the desired specs."""
-        start = time.monotonic()
-        types = sorted({r.type for r in desired if r.type in self.resource_types})
-        actual = {r.id: r for r in self._read(types)} if types else {}
-        out = []
-        for r in desired:
-            if r.type not in self.resource_types:
-                continue
-            cur = actual.get(r.id)
-            ok = cur is not None and cur.managed and dict(cur.spec) == dict(r.spec)
-            detail = "" if ok else ("missing" if cur is None else "differs" if cur.managed else "not managed")
-            out.append(VerifyResult(r.id, ok, time.monotonic() - start, detail, self.namespace))
-        return out
+        return self.verify_by_reading(desired, self.namespace)
 
 
 def _status_message(exc: ApiException) -> str:
