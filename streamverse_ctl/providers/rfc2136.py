@@ -15,8 +15,9 @@ Settings (``Provider`` document ``spec.settings``)
 
 Reading is one AXFR (signed with the TSIG key); writing is UPDATE messages, each atomic, each
 with a prerequisite that the zone's SOA is exactly the one last seen. A zone changed by anyone
-else since it was read makes the update fail (nothing of that message is applied) with an error
-that says to re-run plan; the tool never overwrites a concurrent change.
+else since it was read makes the update fail (nothing of that message is applied) with a stale
+plan error that says to re-run plan; the tool never overwrites a concurrent change. So the
+re-check of a plan under the apply lock reads the zone no second time (``atomic_preconditions``).
 
 Routing: simple records, and failover. DNS has one answer per name and type, so for failover the
 tool publishes the PRIMARY's values, or the SECONDARY's when the PRIMARY's health check fails a
@@ -63,7 +64,7 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-from ..core.errors import PermanentError, TemporaryError
+from ..core.errors import PermanentError, StalePlan, TemporaryError
 from ..core.resources import Change, Resource
 from ..core.secrets import Secret
 from ..core.specs import FEATURE_FAILOVER, FEATURE_HEALTHCHECK
@@ -118,6 +119,9 @@ class RFC2136Provider(Provider):
     resource_types: ClassVar[frozenset[str]] = frozenset({RECORD, HEALTHCHECK})
     features: ClassVar[frozenset[str]] = frozenset({FEATURE_FAILOVER, FEATURE_HEALTHCHECK})
     max_concurrency: ClassVar[int] = 1  # every UPDATE carries the SOA of the one before
+    #: every UPDATE has the prerequisite "the SOA is the one the plan's AXFR saw": the re-check
+    #: under the lock needs no second AXFR (a zone changed since fails with StalePlan, nothing written)
+    atomic_preconditions: ClassVar[bool] = True
 
     def __init__(self, name: str, settings: Mapping[str, Any], context: ProviderContext) -> None:
         super().__init__(name, settings, context)
@@ -449,7 +453,7 @@ class RFC2136Provider(Provider):
                 serial = str(self._current_soa().serial)
             except Exception:
                 pass
-            raise PermanentError(
+            raise StalePlan(
                 f"{self._where()}: {what} not applied: the zone changed since it was read (SOA serial "
                 f"is now {serial}); nothing of this update was written: re-run plan")
         if rcode == dns.rcode.NOTAUTH:
@@ -487,11 +491,16 @@ class RFC2136Provider(Provider):
         return out
 
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
+        """One AXFR of the primary (also read for the health checks failover depends on) checks every
+        changed name at once; DNS queries only for what it does not show yet, and for the other
+        ``nameservers``, which may not allow a transfer."""
         state = self._axfr()
         self._state = state
         self._probe(state)
         mine = [r for r in desired if r.type == RECORD]
-        return verify_resources(mine, self.nameservers, timeout, healthy=health_lookup(self._health))
+        served = {key: frozenset(values) for key, (_, values) in state.rrsets.items()}
+        return verify_resources(mine, self.nameservers, timeout, healthy=health_lookup(self._health),
+                                snapshots={s: served for s in self.nameservers if s == self.server})
 
 
 def _txt(rd: Any) -> str:
