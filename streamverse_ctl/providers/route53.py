@@ -61,7 +61,17 @@ counts twice); every list call is paginated; throttling is absorbed by botocore'
 mode and whatever still fails with throttling or 5xx becomes a TemporaryError.
 
 Verification: Route 53 (and moto, which has no DNS server) is verified through the API: every
-change batch reaches INSYNC (GetChange) and a read-back matches the desired specs field by field.
+change batch reaches INSYNC (GetChange, once per batch) and a read-back matches the desired specs
+field by field. The read-back looks up only the changed names (one ListResourceRecordSets call
+each, ownership from the registry as this run wrote it) where that takes fewer calls than listing
+the zone; health checks, and changes spread over the whole zone, are read with one full listing.
+
+Re-check: a batch of record creates and deletes is its own re-check (``atomic_preconditions``):
+a CREATE fails on an existing record set and a DELETE, sent exactly as the plan's read listed it,
+fails on a missing or different one, so the whole batch writes nothing. A refused batch is then
+explained from one listing (which record set changed or appeared since the plan) and raised as a
+StalePlan. Updates stay UPSERTs, which check nothing (see ``preconditions_checked``), so a plan
+with updates or health check changes is re-checked by reading the zone again under the lock.
 """
 
 from __future__ import annotations
@@ -1073,8 +1083,8 @@ class Route53Provider(Provider):
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
         """Route 53 has no DNS server to ask here (moto has none): wait for INSYNC, then read back."""
         start = time.monotonic()
-        with self._calls_lock:
-            pending = list(self._change_ids)
+        with self._calls_lock:  # each batch is waited for once: an INSYNC change stays INSYNC
+            pending, self._change_ids = list(self._change_ids), []
         for cid in pending:
             self._wait_insync(cid)
         deadline = start + timeout
