@@ -132,3 +132,50 @@ def test_a_zone_changed_since_the_plan_is_refused_and_nothing_written(
         assert result.applied == 3 and result.verified
     finally:
         ws.close()
+
+
+def _names(bind: Any) -> dict[str, list[str]]:
+    """Every name in the zone -> its types, from a fresh AXFR."""
+    import dns.zone
+
+    host, port = bind.address.split(":")
+    key = dns.tsig.Key(bind.key_name, bind.secret)
+    zone = dns.zone.from_xfr(dns.query.xfr(host, Z, port=int(port), keyring={key.name: key}, keyname=key.name,
+                                           relativize=False), relativize=False)
+    return {n.to_text().lower(): [dns.rdatatype.to_text(r.rdtype) for r in node.rdatasets]
+            for n, node in zone.nodes.items()}
+
+
+def test_ownership_is_a_registry_of_a_few_record_sets_not_a_marker_per_name(bind: Any, tmp_path: Path) -> None:
+    p = _provider(bind, tmp_path)
+    desired = [rec(Z, f"h{i}", values=[f"192.0.2.{i % 250 + 1}"]) for i in range(600)]
+    apply(p, desired)
+    names = _names(bind)
+    assert not [n for n in names if n.startswith("_svctl-")]  # no per-name markers
+    registry = [n for n in names if n.endswith(f"._svctl.{Z}")]
+    assert 0 < len(registry) <= 256 and all(n.endswith(f".streamverse._svctl.{Z}") for n in registry)
+    read = {r.id: r for r in _provider(bind, tmp_path).read(["dns.record"])}  # a fresh provider
+    assert all(read[r.id].managed for r in desired)
+    assert not read[f"dns.record/ns1.{Z}/A"].managed
+
+
+def test_old_per_name_markers_are_adopted_into_the_registry_by_the_next_apply(bind: Any, tmp_path: Path) -> None:
+    upd = _update(bind)  # what an older version wrote: a record and its own marker, lineage L-old
+    upd.add("legacy", 300, "A", "198.51.100.9")
+    upd.add("_svctl-a.legacy", 300, "TXT", '"sv=1;owner=streamverse;policy=legacy;region=us-east;lineage=L-old"')
+    upd.add("theirs", 300, "A", "198.51.100.10")  # another owner's old marker stays theirs
+    upd.add("_svctl-a.theirs", 300, "TXT", '"sv=1;owner=team-b;lineage=L-b"')
+    _send(bind, upd)
+    p = _provider(bind, tmp_path)
+    before = {r.id: r for r in p.read(["dns.record"])}
+    legacy = before[f"dns.record/legacy.{Z}/A"]
+    assert legacy.managed and legacy.owner == "L-old" and legacy.spec["region"] == "us-east"
+    assert not before[f"dns.record/theirs.{Z}/A"].managed
+    desired = [rec(Z, "legacy", values=["198.51.100.9"], ttl=300, policy="legacy", region="us-east"),
+               rec(Z, "new", values=["192.0.2.1"])]
+    apply(p, desired)  # creates "new"; moves the old marker into the registry
+    names = _names(bind)
+    assert f"_svctl-a.legacy.{Z}" not in names and f"_svctl-a.theirs.{Z}" in names
+    after = {r.id: r for r in _provider(bind, tmp_path).read(["dns.record"])}
+    assert after[f"dns.record/legacy.{Z}/A"].managed and after[f"dns.record/legacy.{Z}/A"].owner == "L-old"
+    assert after[f"dns.record/new.{Z}/A"].managed and not after[f"dns.record/theirs.{Z}/A"].managed
