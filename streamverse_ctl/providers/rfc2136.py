@@ -41,7 +41,7 @@ Ownership
   our entry reads ``managed=False`` and is never written. Every entry a write leaves holds
   ``lineage=<state lineage>`` too (the state whose apply wrote it, read back as
   ``Resource.owner`` for the ``foreign-state`` guardrail). A shard a batch touches is rewritten
-  once, in the same atomic UPDATE as the records. A 5,000-record zone holds ~770 registry records
+  once, in the same atomic UPDATE as the records. A 5,000-record zone holds 736 registry records
   where a marker per name made 5,000.
 * Older versions wrote a TXT record ``_svctl-<rtype>.<fqdn>`` per owned name: those are read the
   same way, and the next apply that changes records moves ours into the registry (lineage kept)
