@@ -73,6 +73,7 @@ import dns.rdtypes.ANY.SOA
 import dns.tsig
 import dns.update
 import dns.xfr
+import dns.zone
 
 from ..core.errors import PermanentError, StalePlan, TemporaryError
 from ..core.resources import Change, Resource
@@ -208,55 +209,46 @@ class RFC2136Provider(Provider):
 
     # ----- read -------------------------------------------------------------------------------------
     def _axfr(self) -> ZoneState:
-        """One AXFR, read straight from the transfer's messages (building a ``dns.zone`` from them
-        cost as much again as the transfer itself)."""
-        sets: dict[tuple[dns.name.Name, dns.rdatatype.RdataType], tuple[int, dict[Any, None]]] = {}
-        soa: Any = None
         try:
-            for msg in dns.query.xfr(self.host, self.origin, port=self.port, keyring={self.keyname: self.key},
-                                     keyname=self.keyname, keyalgorithm=self.key.algorithm, lifetime=self.timeout,
-                                     relativize=False):
-                for rrset in msg.answer:
-                    if rrset.rdtype == dns.rdatatype.SOA and rrset.name == self.origin:
-                        if soa is not None:
-                            continue  # the SOA that closes the transfer
-                        soa = rrset[0]
-                    key = (rrset.name, rrset.rdtype)
-                    ttl, rdatas = sets.get(key, (rrset.ttl, {}))
-                    rdatas.update(dict.fromkeys(rrset))
-                    sets[key] = (min(ttl, rrset.ttl), rdatas)
+            zone = dns.zone.from_xfr(
+                dns.query.xfr(self.host, self.origin, port=self.port, keyring={self.keyname: self.key},
+                              keyname=self.keyname, keyalgorithm=self.key.algorithm, lifetime=self.timeout,
+                              relativize=False),
+                relativize=False,
+            )
         except Exception as exc:
             raise self._map_error("zone transfer (AXFR)", exc) from exc
-        if soa is None:
+        soa_rds = zone.get_rdataset(self.origin, dns.rdatatype.SOA)
+        if soa_rds is None:
             raise PermanentError(f"{self._where()}: AXFR returned no SOA")
-        state = ZoneState(soa=soa)
+        state = ZoneState(soa=soa_rds[0])  # type: ignore[arg-type]
         hc_name = dns.name.from_text(f"{HC_LABEL}.{self.zone}")
         suffix = f".{REGISTRY_LABEL}.{self.zone}".lower()
         mine = f".{owner_label(self.owner)}{suffix}"
-        for (name, rdtype), (ttl, found) in sets.items():
+        for name, node in zone.nodes.items():
             fqdn = name.to_text().lower()
-            rds = list(found)
-            rtype = dns.rdatatype.to_text(rdtype)
-            if rdtype == dns.rdatatype.TXT and name == hc_name:
-                state.hc_markers = [_txt(rd) for rd in rds]
-                continue
-            if fqdn.endswith(suffix) and fqdn[:-len(suffix)].count(".") == 1:  # a registry shard, anyone's
-                if rdtype == dns.rdatatype.TXT:
-                    entries = [e for rd in rds for e in _txt(rd).split(" ") if e]
-                    for entry in entries:
-                        m = decode_marker(entry)
-                        if m is not None and m.get("n") and m.get("t"):
-                            state.markers.setdefault((m["n"], m["t"]), []).append(entry)
-                    if fqdn.endswith(mine):
-                        state.shards[fqdn] = entries
-                continue
-            if rdtype == dns.rdatatype.TXT and (reg := parse_registry_name(fqdn)) is not None:
-                texts = [_txt(rd) for rd in rds]  # an old per-name marker: read, migrated by the next apply
-                state.markers.setdefault((reg[0], reg[1]), []).extend(texts)
-                state.legacy[(reg[0], reg[1])] = texts
-                continue
-            values = sorted(canonical_or_raw(rtype, rd.to_text()) for rd in rds)
-            state.rrsets[(fqdn, rtype)] = (int(ttl), values)
+            for rds in node.rdatasets:
+                rtype = dns.rdatatype.to_text(rds.rdtype)
+                if rds.rdtype == dns.rdatatype.TXT and name == hc_name:
+                    state.hc_markers = [_txt(rd) for rd in rds]
+                    continue
+                if fqdn.endswith(suffix) and fqdn[:-len(suffix)].count(".") == 1:  # a registry shard, anyone's
+                    if rds.rdtype == dns.rdatatype.TXT:
+                        entries = [e for rd in rds for e in _txt(rd).split(" ") if e]
+                        for entry in entries:
+                            m = decode_marker(entry)
+                            if m is not None and m.get("n") and m.get("t"):
+                                state.markers.setdefault((m["n"], m["t"]), []).append(entry)
+                        if fqdn.endswith(mine):
+                            state.shards[fqdn] = entries
+                    continue
+                if rds.rdtype == dns.rdatatype.TXT and (reg := parse_registry_name(fqdn)) is not None:
+                    texts = [_txt(rd) for rd in rds]  # an old per-name marker: read, migrated by the next apply
+                    state.markers.setdefault((reg[0], reg[1]), []).extend(texts)
+                    state.legacy[(reg[0], reg[1])] = texts
+                    continue
+                values = sorted(canonical_or_raw(rtype, rd.to_text()) for rd in rds)
+                state.rrsets[(fqdn, rtype)] = (int(rds.ttl), values)
         return state
 
     def _map_error(self, what: str, exc: Exception) -> Exception:
