@@ -18,6 +18,10 @@ Reports wall time and API calls against the minimum possible:
 * ``bare`` the same without any ownership bookkeeping (what a tool that owns the whole zone
   would need), to show what ownership costs.
 
+After each apply the changed names are verified as the engine does (``verify_calls``, not part
+of ``calls``: a read-back through the API, the changed names looked up one by one where that
+is fewer calls than listing the zone).
+
 And the *floor*: the same zone listed by a bare boto3 paginator that does nothing with the pages
 (best of 3) — what the server alone costs, which no client can beat.
 
@@ -179,6 +183,18 @@ def run_size(moto: MotoServer, n: int, state_dir: Path) -> dict[str, Any]:
                     provider.apply(stage)
         wall = time.perf_counter() - start
         calls = sum(provider.api_calls.values())
+        verify_calls, verify_s = 0, 0.0
+        if do_apply and changes:  # as the engine verifies: every desired record of a changed name and type
+            names = {(spec["fqdn"], spec["rtype"]) for c in changes if c.type == "dns.record"
+                     for spec in (c.after or c.before or {},)}
+            ids = {c.id for c in changes if c.action != "delete"}
+            mine = [r for r in desired if r.id in ids or (r.type == "dns.record" and
+                                                          (r.spec["fqdn"], r.spec["rtype"]) in names)]
+            t0 = time.perf_counter()
+            verified = provider.verify(mine, 120)
+            verify_s = time.perf_counter() - t0
+            assert all(v.ok for v in verified), [v for v in verified if not v.ok][:3]
+            verify_calls = sum(provider.api_calls.values()) - calls
         records = len([r for r in actual if r.type == "dns.record"])  # with the zone's NS and SOA
         mins = minimum(zone_rrsets, records, changes if do_apply else [])
         result["phases"][name] = {
@@ -187,6 +203,7 @@ def run_size(moto: MotoServer, n: int, state_dir: Path) -> dict[str, Any]:
             "floor_seconds": round(floor_seconds(client, zone_id), 3) if name == "no_change" else None,
             "plan_seconds_waiting_for_server": round(plan_server_s, 3),
             "api_calls": calls, "http_requests": sum(http_requests.values()),
+            "verify_calls": verify_calls, "verify_seconds": round(verify_s, 3),
             "min_calls": mins["min"], "bare_min_calls": mins["bare"],
             "ratio": round(calls / mins["min"], 3), "ratio_vs_bare": round(calls / mins["bare"], 3),
             "calls_by_operation": dict(sorted(provider.api_calls.items())),
@@ -217,7 +234,7 @@ def main() -> int:
         finally:
             moto.stop()
     header = (f"{'records':>8} {'phase':<13} {'changes':>7} {'plan s':>7} {'floor s':>7} {'wall s':>8} "
-              f"{'calls':>6} {'min':>5} {'ratio':>6} {'bare':>5} {'x bare':>6}")
+              f"{'calls':>6} {'min':>5} {'ratio':>6} {'bare':>5} {'x bare':>6} {'verify':>6}")
     print(header)
     print("-" * len(header))
     for r in results:
@@ -225,7 +242,7 @@ def main() -> int:
             floor = f"{ph['floor_seconds']:>7.2f}" if ph["floor_seconds"] is not None else f"{'':>7}"
             print(f"{r['records']:>8} {name:<13} {ph['changes']:>7} {ph['plan_seconds']:>7.2f} {floor} "
                   f"{ph['wall_seconds']:>8.2f} {ph['api_calls']:>6} {ph['min_calls']:>5} {ph['ratio']:>6.2f} "
-                  f"{ph['bare_min_calls']:>5} {ph['ratio_vs_bare']:>6.2f}")
+                  f"{ph['bare_min_calls']:>5} {ph['ratio_vs_bare']:>6.2f} {ph['verify_calls']:>6}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({

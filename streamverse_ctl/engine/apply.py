@@ -10,6 +10,11 @@ the same inventory, desired state and providers (:func:`..plan.saved_plan_proble
 A run is journaled change by change; a ``kill -9`` at any point leaves the journal showing what
 finished. The next apply re-plans from actual state (never from the journal), so finished changes
 are not repeated, and it marks the interrupted run as such in the journal and the audit log.
+
+A provider that checks preconditions atomically with its writes (``Provider.atomic_preconditions``:
+Route 53 change batches, RFC 2136 prerequisites) is not read a second time for the re-check of a
+plan made in this process: its writes carry the plan's ``before`` values, and a write that finds
+them changed writes nothing of its batch and raises :class:`StalePlan`, as the re-check would.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..core.errors import GuardrailRefused, Refusal, StalePlan
-from ..core.resources import Change
+from ..core.resources import Change, Resource
 from ..core.secrets import redact
 from ..providers.base import VerifyResult
 from .plan import Plan, effect_difference, saved_plan_problems
@@ -120,6 +125,11 @@ def apply_plan(ws: Workspace, plan: Plan, *, saved: bool = False, force: Collect
                         rep.finished(batch, error)
 
                     provider.apply(group, started=started, finished=finished)
+        except StalePlan as exc:  # a precondition the backend checked with the write failed
+            ws.state.journal_finish(run_id, "failed")
+            ws.state.audit("apply", plan.id, "refused", reason="stale plan", purpose=purpose, run_id=run_id,
+                           applied=applied, problems=[redact(str(exc))])
+            raise
         except BaseException as exc:
             ws.state.journal_finish(run_id, "failed")
             ws.state.audit("apply.finish", plan.id, "failed", run_id=run_id, applied=applied,
@@ -151,7 +161,7 @@ def recheck(ws: Workspace, plan: Plan, *, saved: bool, force: Collection[str], p
     """Under the lock: refuse a plan that is not what the state gives now; return the guardrail refusals."""
     if not saved and plan.made_under is not None and ws.holding_lock and plan.made_under == ws.lock_epoch:
         return list(plan.refusals)  # planned under this very hold: nothing else wrote since
-    now = ws.plan(plan.targets, force=sorted(force))
+    now = ws.plan(plan.targets, force=sorted(force), actual=None if saved else _recheck_actual(ws, plan.changes))
     if saved:
         now.binding = ws.binding()
         record = ws.state.plan_record(plan.id)
@@ -163,6 +173,21 @@ def recheck(ws: Workspace, plan: Plan, *, saved: bool, force: Collection[str], p
         raise StalePlan(f"plan {plan.id} is not what {'would' if saved else 'will'} be applied now, so nothing was "
                         "changed:\n" + "\n".join(f"  {p}" for p in problems) + "\nrun plan again")
     return list(now.refusals)
+
+
+def _recheck_actual(ws: Workspace, changes: Sequence[Change]) -> list[Resource]:
+    """Actual state for the re-check of a plan made in this process: a provider whose writes carry
+    the plan's ``before`` values as atomic preconditions (``Provider.atomic_preconditions``) is not
+    read again when it checks them for these changes (what its plan read is reused; a write that
+    finds the zone changed is refused by the
+    backend itself and raises StalePlan); every other provider is read afresh."""
+    actual: list[Resource] = []
+    for name, types in ws.scope().items():
+        provider = ws.provider(name)
+        mine = [c for c in changes if c.provider == name]
+        cached = provider.last_read(types) if provider.preconditions_checked(mine) else None
+        actual.extend(cached if cached is not None else provider.read(types))
+    return actual
 
 
 def verify_changes(ws: Workspace, changes: Sequence[Change], timeout: float = 30.0) -> list[VerifyResult]:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from ..core.errors import ProviderError, StreamverseError, TemporaryError
+from ..core.errors import ProviderError, StalePlan, StreamverseError, TemporaryError
 from ..core.resources import Change, Resource
 from ..core.secrets import redact
 
@@ -77,6 +77,12 @@ class Provider(abc.ABC):
     #: the pydantic model of ``Provider.spec.settings`` (validate checks it, schema exports it); the
     #: built-ins' live in :mod:`streamverse_ctl.inventory.provider_settings`, so validating never imports a client
     settings_model: ClassVar[type[Any] | None] = None
+    #: its writes carry the plan's ``before`` values as preconditions that the backend checks
+    #: atomically with the write (Route 53 change batches, RFC 2136 prerequisites): a write whose
+    #: precondition fails changes nothing of its batch and raises :class:`StalePlan`. For such a
+    #: provider the re-check under the apply lock reuses the read the plan was made from
+    #: (:meth:`last_read`) instead of reading the whole zone again.
+    atomic_preconditions: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: Mapping[str, Any], context: ProviderContext) -> None:
         self.name = name
@@ -88,6 +94,7 @@ class Provider(abc.ABC):
         self.expected: Mapping[str, Mapping[str, Any]] = {}
         self.concurrency = int(self.settings.get("concurrency", type(self).max_concurrency))
         self.attempts = int(self.settings.get("retries", type(self).retry_attempts))
+        self._last_read: tuple[frozenset[str], list[Resource]] | None = None
 
     # ----- capabilities -------------------------------------------------------------------------
     @classmethod
@@ -131,7 +138,23 @@ class Provider(abc.ABC):
         wanted = [t for t in types if self.serves(t)]
         if not wanted:
             return []
-        return self._retrying(lambda: self._read(wanted), "read")
+        result: list[Resource] = self._retrying(lambda: self._read(wanted), "read")
+        self._last_read = (frozenset(wanted), list(result))
+        return result
+
+    def preconditions_checked(self, changes: Sequence[Change]) -> bool:
+        """Whether writing these changes checks their ``before`` values atomically (default: the
+        class's ``atomic_preconditions``); a provider may say no for kinds of change it cannot check."""
+        return self.atomic_preconditions
+
+    def last_read(self, types: Collection[str]) -> list[Resource] | None:
+        """What the latest :meth:`read` of exactly these types returned (None: not read yet)."""
+        wanted = frozenset(t for t in types if self.serves(t))
+        if not wanted:
+            return []
+        if self._last_read is None or self._last_read[0] != wanted:
+            return None
+        return list(self._last_read[1])
 
     @abc.abstractmethod
     def _read(self, types: Sequence[str]) -> list[Resource]: ...
@@ -148,6 +171,7 @@ class Provider(abc.ABC):
         batches = [list(b) for b in self._batches(changes) if b]
         if not batches:
             return
+        self._last_read = None  # what it read is no longer what the backend holds
         lock = threading.Lock()
 
         def run(batch: list[Change]) -> None:
@@ -241,7 +265,7 @@ class Provider(abc.ABC):
         except TemporaryError as exc:
             raise ProviderError(f"provider '{self.name}': {what} still failing after "
                                 f"{self.attempts} attempts: {redact(str(exc))}") from exc
-        except ProviderError:
+        except (ProviderError, StalePlan):
             raise
         except StreamverseError as exc:
             raise ProviderError(f"provider '{self.name}': {what} failed: {redact(str(exc))}") from exc

@@ -13,6 +13,7 @@ A record the tool owns carries a small *marker*: a text of ``key=value`` pairs s
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 from collections.abc import Iterable, Mapping
@@ -158,6 +159,13 @@ def encode_marker(fields: Mapping[str, Any]) -> str:
 
 def decode_marker(text: str) -> dict[str, str] | None:
     """The fields of a marker, or None if ``text`` is not one of ours."""
+    fields = _decoded(text)
+    return None if fields is None else dict(fields)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _decoded(text: str) -> tuple[tuple[str, str], ...] | None:
+    """Parsed once per text: a registry apply looks at the same entries many times."""
     text = text.strip().strip('"')
     if not text.startswith("sv="):
         return None
@@ -167,7 +175,7 @@ def decode_marker(text: str) -> dict[str, str] | None:
         if not sep:
             return None
         out[key] = unquote(value)
-    return out if out.get("sv") == MARKER_VERSION else None
+    return tuple(out.items()) if out.get("sv") == MARKER_VERSION else None
 
 
 def marker_json(fields: Mapping[str, str], key: str) -> Any:

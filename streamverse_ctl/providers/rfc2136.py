@@ -13,10 +13,12 @@ Settings (``Provider`` document ``spec.settings``)
 ``timeout``       seconds per DNS exchange (default 5)
 ``probeTimeout``  seconds per health probe (default 2)
 
-Reading is one AXFR (signed with the TSIG key); writing is UPDATE messages, each atomic, each
+Reading is one AXFR (signed with the TSIG key), and so is verification (plus DNS queries for
+what it does not show yet, and for other ``nameservers``); writing is UPDATE messages, each atomic, each
 with a prerequisite that the zone's SOA is exactly the one last seen. A zone changed by anyone
-else since it was read makes the update fail (nothing of that message is applied) with an error
-that says to re-run plan; the tool never overwrites a concurrent change.
+else since it was read makes the update fail (nothing of that message is applied) with a stale
+plan error that says to re-run plan; the tool never overwrites a concurrent change. So the
+re-check of a plan under the apply lock reads the zone no second time (``atomic_preconditions``).
 
 Routing: simple records, and failover. DNS has one answer per name and type, so for failover the
 tool publishes the PRIMARY's values, or the SECONDARY's when the PRIMARY's health check fails a
@@ -32,21 +34,31 @@ geo routing are refused at plan time.
 
 Ownership
 ---------
-* Each owned name/type has a TXT record ``_svctl-<rtype>.<fqdn>`` with one marker per owned
-  record (``sv=1;owner=<ownerId>;...``; failover markers also hold the set's ttl, values, role and
-  health check). A name/type without our marker reads ``managed=False`` and is never written.
-  Every marker a write leaves holds ``lineage=<state lineage>`` too (the state whose apply wrote
-  it, read back as ``Resource.owner`` for the ``foreign-state`` guardrail).
+* A *registry* per owner lists what it owns: at most 256 TXT record sets
+  ``<xx>.<ownerId>._svctl.<zone>`` (``xx`` from a hash of name and type), each entry the marker of
+  one owned record (``sv=1;n=<fqdn>;t=<type>;owner=<ownerId>;...``; failover entries also hold the
+  set's ttl, values, role and health check), eight entries to a TXT record. A name/type without
+  our entry reads ``managed=False`` and is never written. Every entry a write leaves holds
+  ``lineage=<state lineage>`` too (the state whose apply wrote it, read back as
+  ``Resource.owner`` for the ``foreign-state`` guardrail). A shard a batch touches is rewritten
+  once, in the same atomic UPDATE as the records. A 5,000-record zone holds 736 registry records
+  where a marker per name made 5,000.
+* Older versions wrote a TXT record ``_svctl-<rtype>.<fqdn>`` per owned name: those are read the
+  same way, and the next apply that changes records moves ours into the registry (lineage kept)
+  and deletes them; another owner's stay.
 * Health checks (``dns.healthcheck``) are tool-side probes, kept as markers in the TXT record
   ``_svctl-healthchecks.<zone>`` (one marker per check).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, ClassVar
 
 import dns.exception
@@ -63,13 +75,13 @@ import dns.update
 import dns.xfr
 import dns.zone
 
-from ..core.errors import PermanentError, TemporaryError
+from ..core.errors import PermanentError, StalePlan, TemporaryError
 from ..core.resources import Change, Resource
 from ..core.secrets import Secret
 from ..core.specs import FEATURE_FAILOVER, FEATURE_HEALTHCHECK
 from ..inventory.dnsvalues import canonical_or_raw
 from ..inventory.provider_settings import RFC2136Settings
-from .base import LINEAGE_FIELD, Provider, ProviderContext, VerifyResult
+from .base import LINEAGE_FIELD, BatchListener, Provider, ProviderContext, VerifyResult
 from .dnsrecords import (
     DEFAULT_OWNER,
     HEALTHCHECK,
@@ -95,6 +107,26 @@ log = logging.getLogger("streamverse.providers.rfc2136")
 
 MARKER_TTL = 300
 HC_LABEL = "_svctl-healthchecks"
+REGISTRY_LABEL = "_svctl"
+ENTRIES_PER_RDATA = 8  # registry entries packed into one TXT record (each entry is ~60-200 bytes)
+MIGRATE_PER_UPDATE = 200  # old per-name markers moved into the registry per UPDATE message
+
+
+def shard_label(fqdn: str, rtype: str) -> str:
+    """Which of the 256 registry shards lists ``fqdn``/``rtype``."""
+    return hashlib.sha256(f"{absolute(fqdn).lower()}|{rtype.upper()}".encode()).hexdigest()[:2]
+
+
+def owner_label(owner: str) -> str:
+    """An owner id as one DNS label."""
+    return re.sub(r"[^a-z0-9-]", "-", owner.lower())[:63] or "x"
+
+
+def pack_entries(entries: Sequence[str]) -> list[str]:
+    """Registry entries as TXT texts, ``ENTRIES_PER_RDATA`` to a record, separated by a space
+    (markers are percent-encoded, so an entry never holds one)."""
+    ordered = sorted(entries)
+    return [" ".join(ordered[i:i + ENTRIES_PER_RDATA]) for i in range(0, len(ordered), ENTRIES_PER_RDATA)]
 
 
 def _lineage_of(marker_text: str) -> str:
@@ -110,6 +142,10 @@ class ZoneState:
     rrsets: dict[tuple[str, str], tuple[int, list[str]]] = field(default_factory=dict)
     markers: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (fqdn, rtype) -> marker texts
     hc_markers: list[str] = field(default_factory=list)
+    #: our registry shard (record name) -> the entries it lists
+    shards: dict[str, list[str]] = field(default_factory=dict)
+    #: (fqdn, rtype) -> the texts of its old per-name ``_svctl-<type>.<fqdn>`` marker record
+    legacy: dict[tuple[str, str], list[str]] = field(default_factory=dict)
 
 
 class RFC2136Provider(Provider):
@@ -118,6 +154,9 @@ class RFC2136Provider(Provider):
     resource_types: ClassVar[frozenset[str]] = frozenset({RECORD, HEALTHCHECK})
     features: ClassVar[frozenset[str]] = frozenset({FEATURE_FAILOVER, FEATURE_HEALTHCHECK})
     max_concurrency: ClassVar[int] = 1  # every UPDATE carries the SOA of the one before
+    #: every UPDATE has the prerequisite "the SOA is the one the plan's AXFR saw": the re-check
+    #: under the lock needs no second AXFR (a zone changed since fails with StalePlan, nothing written)
+    atomic_preconditions: ClassVar[bool] = True
 
     def __init__(self, name: str, settings: Mapping[str, Any], context: ProviderContext) -> None:
         super().__init__(name, settings, context)
@@ -184,6 +223,8 @@ class RFC2136Provider(Provider):
             raise PermanentError(f"{self._where()}: AXFR returned no SOA")
         state = ZoneState(soa=soa_rds[0])  # type: ignore[arg-type]
         hc_name = dns.name.from_text(f"{HC_LABEL}.{self.zone}")
+        suffix = f".{REGISTRY_LABEL}.{self.zone}".lower()
+        mine = f".{owner_label(self.owner)}{suffix}"
         for name, node in zone.nodes.items():
             fqdn = name.to_text().lower()
             for rds in node.rdatasets:
@@ -191,8 +232,20 @@ class RFC2136Provider(Provider):
                 if rds.rdtype == dns.rdatatype.TXT and name == hc_name:
                     state.hc_markers = [_txt(rd) for rd in rds]
                     continue
+                if fqdn.endswith(suffix) and fqdn[:-len(suffix)].count(".") == 1:  # a registry shard, anyone's
+                    if rds.rdtype == dns.rdatatype.TXT:
+                        entries = [e for rd in rds for e in _txt(rd).split(" ") if e]
+                        for entry in entries:
+                            m = decode_marker(entry)
+                            if m is not None and m.get("n") and m.get("t"):
+                                state.markers.setdefault((m["n"], m["t"]), []).append(entry)
+                        if fqdn.endswith(mine):
+                            state.shards[fqdn] = entries
+                    continue
                 if rds.rdtype == dns.rdatatype.TXT and (reg := parse_registry_name(fqdn)) is not None:
-                    state.markers[(reg[0], reg[1])] = [_txt(rd) for rd in rds]
+                    texts = [_txt(rd) for rd in rds]  # an old per-name marker: read, migrated by the next apply
+                    state.markers.setdefault((reg[0], reg[1]), []).extend(texts)
+                    state.legacy[(reg[0], reg[1])] = texts
                     continue
                 values = sorted(canonical_or_raw(rtype, rd.to_text()) for rd in rds)
                 state.rrsets[(fqdn, rtype)] = (int(rds.ttl), values)
@@ -316,13 +369,19 @@ class RFC2136Provider(Provider):
                 groups.setdefault((absolute(spec["fqdn"]), str(spec["rtype"]).upper()), []).append(c)
         current: list[Change] = []
         size = 0
-        for group in groups.values():
+        shards: set[str] = set()  # touched by the current batch: each is rewritten once per UPDATE
+        known = self._state.shards if self._state is not None else {}
+        for key, group in sorted(groups.items(), key=lambda kv: self._shard(*kv[0])):
             cost = sum(2 + len((c.after or c.before or {}).get("values") or []) for c in group)
+            shard = self._shard(*key)
+            if shard not in shards:
+                cost += 2 + len(known.get(shard, [])) // ENTRIES_PER_RDATA
             if current and size + cost > self.batch_size:
                 batches.append(current)
-                current, size = [], 0
+                current, size, shards = [], 0, set()
             current.extend(group)
             size += cost
+            shards.add(shard)
         if current:
             batches.append(current)
         return batches
@@ -363,10 +422,11 @@ class RFC2136Provider(Provider):
                                 if c.after is not None and c.after.get("health_check")])
         for (fqdn, rtype), changes in groups.items():
             self._update_group(upd, state, fqdn, rtype, changes, new_markers, new_rrsets)
+        new_shards = self._registry_ops(upd, state, new_markers)
         self._send(upd, f"update of {len(batch)} change(s)")
         # keep the snapshot current for the next batch
         state.hc_markers = new_hc_markers
-        state.markers.update(new_markers)
+        self._remember(state, new_markers, new_shards)
         for key, val in new_rrsets.items():
             if val is None:
                 state.rrsets.pop(key, None)
@@ -378,15 +438,14 @@ class RFC2136Provider(Provider):
                       changes: Sequence[Change], new_markers: dict[tuple[str, str], list[str]],
                       new_rrsets: dict[tuple[str, str], tuple[int, list[str]] | None]) -> None:
         name = dns.name.from_text(fqdn)
-        reg = dns.name.from_text(registry_name(fqdn, rtype))
         texts = list(state.markers.get((fqdn, rtype), []))
         ours = [t for t in texts if (m := decode_marker(t)) is not None and m.get("owner") == self.owner]
         routed = any((c.after or c.before or {}).get("routing") == "failover" for c in changes)
         if not routed:
             for c in changes:  # simple: one record per name/type, at most one change
                 for t in ours:
-                    upd.delete(reg, _txt_rdata(t))
                     texts.remove(t)
+                ours = []
                 if c.after is None:
                     upd.delete(name, dns.rdatatype.from_text(rtype))
                     new_rrsets[(fqdn, rtype)] = None
@@ -394,9 +453,8 @@ class RFC2136Provider(Provider):
                     after = normalize_record(c.after)
                     upd.replace(name, after["ttl"], rtype, *after["values"])
                     new_rrsets[(fqdn, rtype)] = (after["ttl"], after["values"])
-                    text = encode_marker({"owner": self.owner, "policy": after["policy"],
-                                          "region": after["region"], LINEAGE_FIELD: self.lineage})
-                    upd.add(reg, MARKER_TTL, _txt_rdata(text))
+                    text = self._entry(fqdn, rtype, {"owner": self.owner, "policy": after["policy"],
+                                                     "region": after["region"], LINEAGE_FIELD: self.lineage})
                     texts.append(text)
             new_markers[(fqdn, rtype)] = texts
             return
@@ -408,13 +466,12 @@ class RFC2136Provider(Provider):
                 after = normalize_record(c.after)
                 sets[after["set_id"]] = after
         for t in ours:
-            upd.delete(reg, _txt_rdata(t))
             texts.remove(t)
         for s in sets.values():
-            text = encode_marker({"owner": self.owner, "set": s["set_id"], "failover": s["failover"],
-                                  "ttl": s["ttl"], "values": s["values"], "hc": s["health_check"],
-                                  "policy": s["policy"], "region": s["region"], LINEAGE_FIELD: self.lineage})
-            upd.add(reg, MARKER_TTL, _txt_rdata(text))
+            text = self._entry(fqdn, rtype, {
+                "owner": self.owner, "set": s["set_id"], "failover": s["failover"], "ttl": s["ttl"],
+                "values": s["values"], "hc": s["health_check"], "policy": s["policy"], "region": s["region"],
+                LINEAGE_FIELD: self.lineage})
             texts.append(text)
         new_markers[(fqdn, rtype)] = texts
         active = self._active(list(sets.values()))
@@ -424,6 +481,94 @@ class RFC2136Provider(Provider):
         else:
             upd.replace(name, active["ttl"], rtype, *active["values"])
             new_rrsets[(fqdn, rtype)] = (active["ttl"], list(active["values"]))
+
+    # ----- the ownership registry -------------------------------------------------------------------
+    def _entry(self, fqdn: str, rtype: str, fields: Mapping[str, Any]) -> str:
+        """A registry entry: the marker of one owned name/type (``n``, ``t``) and what it holds."""
+        return encode_marker({"n": fqdn, "t": rtype, **fields})
+
+    def _is_ours(self, text: str) -> bool:
+        m = decode_marker(text)
+        return m is not None and m.get("owner") == self.owner
+
+    def _shard(self, fqdn: str, rtype: str) -> str:
+        return f"{shard_label(fqdn, rtype)}.{owner_label(self.owner)}.{REGISTRY_LABEL}.{self.zone}".lower()
+
+    def _registry_ops(self, upd: dns.update.UpdateMessage, state: ZoneState,
+                      new_markers: Mapping[tuple[str, str], list[str]]) -> dict[str, list[str]]:
+        """Add to ``upd`` what takes the registry to ``new_markers`` (name/type -> its marker texts):
+        each touched shard rewritten once, our old per-name markers of those names deleted.
+        Returns the touched shards' new entries."""
+        edits: dict[str, dict[tuple[str, str], list[str]]] = {}
+        for (fqdn, rtype), texts in new_markers.items():
+            for t in state.legacy.get((fqdn, rtype), []):
+                if self._is_ours(t):
+                    upd.delete(dns.name.from_text(registry_name(fqdn, rtype)), _txt_rdata(t))
+            ours = [t if (decode_marker(t) or {}).get("n") else self._adopted(fqdn, rtype, t)
+                    for t in texts if self._is_ours(t)]
+            edits.setdefault(self._shard(fqdn, rtype), {})[(fqdn, rtype)] = ours
+        out: dict[str, list[str]] = {}
+        for shard, by_key in edits.items():
+            old = state.shards.get(shard, [])
+            entries = [e for e in old if _entry_key(e) not in by_key] + [e for es in by_key.values() for e in es]
+            if sorted(entries) == sorted(old):
+                continue
+            name = dns.name.from_text(shard)
+            if old:
+                upd.delete(name, dns.rdatatype.TXT)
+            for text in pack_entries(entries):
+                upd.add(name, MARKER_TTL, _txt_rdata(text))
+            out[shard] = entries
+        return out
+
+    def _adopted(self, fqdn: str, rtype: str, text: str) -> str:
+        """An old per-name marker as a registry entry (its lineage kept)."""
+        m = decode_marker(text) or {}
+        return self._entry(fqdn, rtype, {k: v for k, v in m.items() if k != "sv"})
+
+    def _remember(self, state: ZoneState, new_markers: Mapping[tuple[str, str], list[str]],
+                  new_shards: Mapping[str, list[str]]) -> None:
+        for key, texts in new_markers.items():
+            theirs = [t for t in state.legacy.get(key, []) if not self._is_ours(t)]
+            if theirs:
+                state.legacy[key] = theirs
+            else:
+                state.legacy.pop(key, None)
+            state.markers[key] = [t for t in texts if not self._is_ours(t)] + [
+                e for e in new_shards.get(self._shard(*key), state.shards.get(self._shard(*key), []))
+                if _entry_key(e) == key]
+        for shard, entries in new_shards.items():
+            if entries:
+                state.shards[shard] = entries
+            else:
+                state.shards.pop(shard, None)
+
+    def apply(self, changes: Sequence[Change], *, started: BatchListener | None = None,
+              finished: BatchListener | None = None) -> None:
+        super().apply(changes, started=started, finished=finished)
+        if any(c.type == RECORD for c in changes):
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Move our old per-name ``_svctl-<type>.<fqdn>`` markers into the registry (and delete them),
+        ``MIGRATE_PER_UPDATE`` names per UPDATE, each with the SOA prerequisite."""
+        state = self._state
+        if state is None:
+            return
+        keys = sorted(k for k, texts in state.legacy.items() if any(self._is_ours(t) for t in texts))
+        keys.sort(key=lambda k: self._shard(*k))
+        for i in range(0, len(keys), MIGRATE_PER_UPDATE):
+            upd = dns.update.UpdateMessage(self.origin, keyring=self.key, keyname=self.keyname,
+                                           keyalgorithm=self.key.algorithm)
+            upd.present(self.origin, state.soa)
+            new_markers = {k: list(state.markers.get(k, [])) for k in keys[i:i + MIGRATE_PER_UPDATE]}
+            new_shards = self._registry_ops(upd, state, new_markers)
+            self._retrying(partial(self._send, upd, "move of ownership markers into the registry"),
+                           "registry migration")
+            self._remember(state, new_markers, new_shards)
+            state.soa = self._current_soa()
+            log.info("%s: moved %d per-name ownership marker(s) into the registry", self._where(),
+                     len(new_markers))
 
     def _hc_marker(self, name: str, spec: Mapping[str, Any]) -> str:
         return encode_marker({"owner": self.owner, "name": name, "protocol": spec["protocol"],
@@ -449,7 +594,7 @@ class RFC2136Provider(Provider):
                 serial = str(self._current_soa().serial)
             except Exception:
                 pass
-            raise PermanentError(
+            raise StalePlan(
                 f"{self._where()}: {what} not applied: the zone changed since it was read (SOA serial "
                 f"is now {serial}); nothing of this update was written: re-run plan")
         if rcode == dns.rcode.NOTAUTH:
@@ -487,11 +632,21 @@ class RFC2136Provider(Provider):
         return out
 
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
+        """One AXFR of the primary (also read for the health checks failover depends on) checks every
+        changed name at once; DNS queries only for what it does not show yet, and for the other
+        ``nameservers``, which may not allow a transfer."""
         state = self._axfr()
         self._state = state
         self._probe(state)
         mine = [r for r in desired if r.type == RECORD]
-        return verify_resources(mine, self.nameservers, timeout, healthy=health_lookup(self._health))
+        served = {key: frozenset(values) for key, (_, values) in state.rrsets.items()}
+        return verify_resources(mine, self.nameservers, timeout, healthy=health_lookup(self._health),
+                                snapshots={s: served for s in self.nameservers if s == self.server})
+
+
+def _entry_key(entry: str) -> tuple[str, str] | None:
+    m = decode_marker(entry)
+    return (m["n"], m["t"]) if m is not None and m.get("n") and m.get("t") else None
 
 
 def _txt(rd: Any) -> str:

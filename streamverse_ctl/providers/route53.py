@@ -61,13 +61,24 @@ counts twice); every list call is paginated; throttling is absorbed by botocore'
 mode and whatever still fails with throttling or 5xx becomes a TemporaryError.
 
 Verification: Route 53 (and moto, which has no DNS server) is verified through the API: every
-change batch reaches INSYNC (GetChange) and a read-back matches the desired specs field by field.
+change batch reaches INSYNC (GetChange, once per batch) and a read-back matches the desired specs
+field by field. The read-back looks up only the changed names (one ListResourceRecordSets call
+each, ownership from the registry as this run wrote it) where that takes fewer calls than listing
+the zone; health checks, and changes spread over the whole zone, are read with one full listing.
+
+Re-check: a batch of record creates and deletes is its own re-check (``atomic_preconditions``):
+a CREATE fails on an existing record set and a DELETE, sent exactly as the plan's read listed it,
+fails on a missing or different one, so the whole batch writes nothing. A refused batch is then
+explained from one listing (which record set changed or appeared since the plan) and raised as a
+StalePlan. Updates stay UPSERTs, which check nothing (see ``preconditions_checked``), so a plan
+with updates or health check changes is re-checked by reading the zone again under the lock.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -82,7 +93,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from ..core.errors import PermanentError, ProviderError, TemporaryError
+from ..core.errors import PermanentError, ProviderError, StalePlan, TemporaryError
 from ..core.resources import Change, Resource, canonical_json
 from ..core.specs import (
     FEATURE_ALIAS,
@@ -178,10 +189,30 @@ def _pack(changes: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return out
 
 
+def _refused_batch(exc: BaseException) -> bool:
+    """Whether Route 53 (or moto) refused a change batch as a whole: a CREATE of an existing record
+    set, a DELETE of a missing or different one."""
+    cause = exc.__cause__
+    if isinstance(cause, botocore.exceptions.ClientError):
+        return str(cause.response.get("Error", {}).get("Code", "")) in ("InvalidChangeBatch", "InvalidInput")
+    return "already exists" in str(exc) or "not found" in str(exc)
+
+
+def _same_rrset(got: Mapping[str, Any], want: Mapping[str, Any]) -> bool:
+    keys = set(want) - {"Name", "ResourceRecords"}
+    return all(got.get(k) == want.get(k) for k in keys) and \
+        sorted(v["Value"] for v in got.get("ResourceRecords", [])) == \
+        sorted(v["Value"] for v in want.get("ResourceRecords", []))
+
+
 class Route53Provider(Provider):
     provider_type = "route53"
     settings_model: ClassVar[type[Any] | None] = Route53Settings  # spec.settings, checked by validate
     resource_types: ClassVar[frozenset[str]] = frozenset({RECORD, HEALTHCHECK})
+    #: a change batch is atomic and its DELETEs (of the values the plan read) and CREATEs are its
+    #: preconditions: the re-check under the lock needs no second read of the zone (but see
+    #: :meth:`preconditions_checked`)
+    atomic_preconditions: ClassVar[bool] = True
     features: ClassVar[frozenset[str]] = frozenset(
         {FEATURE_WEIGHTED, FEATURE_LATENCY, FEATURE_GEO, FEATURE_FAILOVER, FEATURE_HEALTHCHECK, FEATURE_ALIAS}
     )
@@ -206,6 +237,7 @@ class Route53Provider(Provider):
         self._shards: dict[str, dict[str, str]] | None = None  # registry shard -> key -> entry (None: not read)
         self._shard_rrsets: dict[str, dict[str, Any]] = {}  # shard -> its TXT record set as last read/written
         self._present: set[str] = set()  # registry keys of the record sets that exist
+        self._as_read: dict[str, dict[str, Any]] = {}  # registry key -> the record set as last listed
         self._shard_locks: dict[str, threading.Lock] = {}
         self._claimed: dict[str, set[str]] = {}  # registry key -> shards (any owner's) that list it
         self._nonce = hashlib.sha256(f"{time.time_ns()}{id(self)}".encode()).hexdigest()[:12]
@@ -362,9 +394,11 @@ class Route53Provider(Provider):
             plain.append((rr, fqdn))
         rows: list[tuple[dict[str, Any], str, registry.Entry | None]] = []
         present: set[str] = set()
+        as_read: dict[str, dict[str, Any]] = {}
         for rr, fqdn in plain:
             key = registry.key_of(fqdn, rr["Type"], rr.get("SetIdentifier"))
             present.add(key)
+            as_read[key] = rr
             raw = shards.get(self._our_shard(fqdn, rr["Type"]), {}).get(key)
             entry = None if raw is None else registry.Entry.decode(raw, bool(rr.get("HealthCheckId")))
             rows.append((rr, fqdn, entry))
@@ -374,6 +408,7 @@ class Route53Provider(Provider):
                 claimed.setdefault(key, set()).add(shard)
         with self._registry_lock:
             self._shards, self._shard_rrsets, self._present = shards, shard_rrsets, present
+            self._as_read = as_read
             self._claimed = claimed
         return rows
 
@@ -742,11 +777,29 @@ class Route53Provider(Provider):
             return [("CREATE", self._rrset(after, resolve))]
         if change.action == "delete":
             assert before is not None
-            return [("DELETE", self._rrset(before, resolve))]
+            return [("DELETE", self._planned(before, resolve))]
         assert before is not None and after is not None
         if before["routing"] != after["routing"] or bool(before["set_id"]) != bool(after["set_id"]):
-            return [("DELETE", self._rrset(before, resolve)), ("CREATE", self._rrset(after, resolve))]
+            return [("DELETE", self._planned(before, resolve)), ("CREATE", self._rrset(after, resolve))]
         return [("UPSERT", self._rrset(after, resolve))]
+
+    def preconditions_checked(self, changes: Sequence[Change]) -> bool:
+        """A batch of record creates (CREATE fails on an existing record set) and deletes (a DELETE
+        must match the record set as the plan read it) is its own re-check; an update goes out as an
+        UPSERT, which checks nothing, and so do health check calls: then the re-check reads again.
+
+        Updates stay UPSERTs because the one Route 53 server that runs here, moto, cannot take a
+        DELETE + CREATE pair: it deletes every record set of the zone that shares the SetIdentifier
+        and refuses a CREATE whose identical twin it journaled before, whatever the batch deleted."""
+        return all(c.type == RECORD and c.action in ("create", "delete") for c in changes)
+
+    def _planned(self, before: Mapping[str, Any], resolve: bool = True) -> dict[str, Any]:
+        """The record set as the read the plan was made from listed it (exactly: a DELETE must match
+        it to the byte), else as ``before`` describes it."""
+        key = registry.key_of(before["fqdn"], before["rtype"], before.get("set_id"))
+        with self._registry_lock:
+            listed = self._as_read.get(key)
+        return dict(listed) if listed is not None else self._rrset(before, resolve)
 
     def _apply(self, batch: Sequence[Change]) -> None:
         if batch and batch[0].type == HEALTHCHECK:
@@ -777,13 +830,29 @@ class Route53Provider(Provider):
                 self._submit(changes, f"{len(batch)} record change(s)")
             except PermanentError as exc:
                 # A timed-out attempt may have landed before botocore retried it: batches are atomic,
-                # so if the first change's effect is there, the whole batch is.
-                if not (("already exists" in str(exc) or "not found" in str(exc)) and self._landed(changes[0])):
+                # so if every change's effect is there, it did. Else a precondition failed: the zone
+                # changed since it was planned (or the request is wrong: then the error stands).
+                if not _refused_batch(exc):
+                    raise
+                landed, stale = self._after_refusal(changes)
+                if not landed:
+                    if stale:
+                        raise StalePlan(
+                            f"{self._where()}: the zone changed since it was planned, so this change batch "
+                            f"wrote nothing ({len(batch)} change(s)):\n" + "\n".join(f"  {p}" for p in stale[:20])
+                            + ("\n  …" if len(stale) > 20 else "") + f"\n({exc})\nrun plan again") from exc
                     raise
                 log.info("%s: batch had already been applied by an earlier attempt", self._where())
             self._remember_shards(rewrites)
             with self._registry_lock:
                 self._present = (self._present | added) - removed
+                for sent in changes:  # what the zone holds now, for a later DELETE in this run
+                    written: Any = sent["ResourceRecordSet"]
+                    rkey = registry.key_of(absolute(written["Name"]), written["Type"], written.get("SetIdentifier"))
+                    if sent["Action"] == "DELETE":
+                        self._as_read.pop(rkey, None)
+                    else:
+                        self._as_read[rkey] = dict(written)
                 for shard, key, _ in ops:
                     holders = self._claimed.setdefault(key, set())
                     if key in rewrites[shard]:
@@ -791,23 +860,68 @@ class Route53Provider(Provider):
                     else:
                         holders.discard(shard)
 
-    def _landed(self, change: Mapping[str, Any]) -> bool:
-        want = change["ResourceRecordSet"]
-        resp = self._call("list_resource_record_sets", HostedZoneId=self.zone_id, StartRecordName=want["Name"],
-                          StartRecordType=want["Type"], MaxItems="300")
-        found = None
-        for rr in resp.get("ResourceRecordSets", []):
-            if (absolute(_unescape(rr["Name"])) == absolute(want["Name"]) and rr["Type"] == want["Type"]
-                    and rr.get("SetIdentifier") == want.get("SetIdentifier")):
-                found = rr
-                break
-        if change["Action"] == "DELETE":
-            return found is None
-        if found is None:
-            return False
-        return all(found.get(k) == v for k, v in want.items() if k not in ("Name", "ResourceRecords")) and \
-            sorted(v["Value"] for v in found.get("ResourceRecords", [])) == \
-            sorted(v["Value"] for v in want.get("ResourceRecords", []))
+    def _read_names(self, names: Sequence[tuple[str, str]]) -> list[Resource]:
+        """The record sets of these (fqdn, type) pairs, one ListResourceRecordSets call each (the
+        ownership registry as this run last read or wrote it says which are ours)."""
+        def lookup(name: tuple[str, str]) -> list[dict[str, Any]]:
+            resp = self._call("list_resource_record_sets", HostedZoneId=self.zone_id, StartRecordName=name[0],
+                              StartRecordType=name[1], MaxItems="300")
+            return [rr for rr in resp.get("ResourceRecordSets", [])
+                    if absolute(_unescape(rr["Name"])).lower() == name[0].lower() and rr["Type"] == name[1]]
+
+        with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
+            found = [rr for rrs in pool.map(lambda n: self._retrying(partial(lookup, n), "verify lookup"), names)
+                     for rr in rrs]
+        with self._hc_lock:
+            hc_names = dict(self._hc_names)
+        with self._registry_lock:
+            shards = dict(self._shards or {})
+        out = []
+        for rr in found:
+            fqdn = absolute(_unescape(rr["Name"]))
+            shard = shards.get(self._our_shard(fqdn, rr["Type"]), {})
+            raw = shard.get(registry.key_of(fqdn, rr["Type"], rr.get("SetIdentifier")))
+            entry = None if raw is None else registry.Entry.decode(raw, bool(rr.get("HealthCheckId")))
+            spec = self._spec_of(rr, self.zone_name, fqdn, hc_names, self.zone_id)
+            if entry is not None:
+                spec["policy"], spec["region"] = entry.policy, entry.region
+            out.append(Resource(RECORD, record_name(spec), spec, self.name, managed=entry is not None,
+                                owner=registry.lineage_of(shard) if entry is not None else ""))
+        return out
+
+    def _after_refusal(self, changes: Sequence[Mapping[str, Any]]) -> tuple[bool, list[str]]:
+        """After a refused batch, from one listing of the zone: whether every change's effect is
+        already there (an earlier attempt landed), and each precondition the zone breaks (a DELETE
+        of a record set that is gone or differs, a CREATE of one that exists)."""
+        now = {(absolute(_unescape(rr["Name"])).lower(), rr["Type"], rr.get("SetIdentifier")): rr
+               for rr in self._iter_record_sets()}
+
+        def key_of(rr: Mapping[str, Any]) -> tuple[str, str, Any]:
+            return (absolute(rr["Name"]).lower(), rr["Type"], rr.get("SetIdentifier"))
+
+        written = {key_of(ch["ResourceRecordSet"]) for ch in changes if ch["Action"] != "DELETE"}
+        landed = all(
+            (key_of(rr) in written or key_of(rr) not in now) if ch["Action"] == "DELETE"
+            else (key_of(rr) in now and _same_rrset(now[key_of(rr)], rr))
+            for ch in changes for rr in (ch["ResourceRecordSet"],))
+        if landed:
+            return True, []
+        deleted: set[tuple[str, str, Any]] = set()
+        out = []
+        for ch in changes:
+            rr = ch["ResourceRecordSet"]
+            key = (absolute(rr["Name"]).lower(), rr["Type"], rr.get("SetIdentifier"))
+            where = f"{rr['Name']} {rr['Type']}" + (f" ({rr['SetIdentifier']})" if rr.get("SetIdentifier") else "")
+            if ch["Action"] == "DELETE":
+                got = now.get(key)
+                if got is None:
+                    out.append(f"{where}: deleted since the plan read it")
+                elif not _same_rrset(got, rr):
+                    out.append(f"{where}: changed since the plan read it")
+                deleted.add(key)
+            elif ch["Action"] == "CREATE" and key in now and key not in deleted:
+                out.append(f"{where}: created by someone else since the plan read the zone")
+        return False, out
 
     def _submit(self, changes: list[dict[str, Any]], what: str) -> None:
         if not changes:
@@ -969,14 +1083,22 @@ class Route53Provider(Provider):
     def verify(self, desired: Sequence[Resource], timeout: float = 30.0) -> list[VerifyResult]:
         """Route 53 has no DNS server to ask here (moto has none): wait for INSYNC, then read back."""
         start = time.monotonic()
-        with self._calls_lock:
-            pending = list(self._change_ids)
+        with self._calls_lock:  # each batch is waited for once: an INSYNC change stays INSYNC
+            pending, self._change_ids = list(self._change_ids), []
         for cid in pending:
             self._wait_insync(cid)
         deadline = start + timeout
         mine = [r for r in desired if r.type in self.resource_types]
+        names = sorted({(absolute(str(r.spec["fqdn"])), str(r.spec["rtype"]).upper())
+                        for r in mine if r.type == RECORD})
+        with self._registry_lock:
+            zone_pages = math.ceil((len(self._present) + len(self._shard_rrsets) + 1) / self.page_size)
+            known = self._shards is not None
+        # only the changed names, one lookup each, where that is fewer calls than listing the zone
+        # (health checks are listed whole: an orphan or duplicate among them is not converged)
+        targeted = known and not any(r.type == HEALTHCHECK for r in mine) and len(names) < zone_pages
         while True:
-            actual = {r.id: r for r in self.read([RECORD, HEALTHCHECK])}
+            actual = {r.id: r for r in (self._read_names(names) if targeted else self.read([RECORD, HEALTHCHECK]))}
             results = []
             for r in mine:
                 got = actual.get(r.id)

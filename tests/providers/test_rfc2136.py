@@ -15,7 +15,7 @@ import dns.tsig
 import dns.update
 import pytest
 
-from streamverse_ctl.core.errors import PermanentError, ProviderError
+from streamverse_ctl.core.errors import PermanentError, ProviderError, StalePlan
 from streamverse_ctl.core.resources import Change
 from streamverse_ctl.core.secrets import Secret
 from streamverse_ctl.providers.base import ProviderContext
@@ -72,7 +72,7 @@ def test_concurrent_change_is_detected_not_overwritten(rfc: Any, tmp_path: Path)
     upd = _update(rfc)
     upd.add("other", 300, "A", "198.51.100.1")  # someone else writes: serial N+1
     _send(rfc, upd)
-    with pytest.raises(ProviderError) as err:
+    with pytest.raises(StalePlan) as err:  # refused as a stale plan, as the engine's re-check would
         p.apply(changes)
     msg = str(err.value)
     assert "changed since it was read" in msg and "re-run plan" in msg and rfc.address in msg

@@ -9,7 +9,7 @@ from typing import Any
 import boto3
 import pytest
 
-from streamverse_ctl.core.errors import ProviderError
+from streamverse_ctl.core.errors import ProviderError, StalePlan
 from streamverse_ctl.core.resources import Change
 from streamverse_ctl.providers.base import ProviderContext
 from streamverse_ctl.providers.route53 import Route53Provider
@@ -298,8 +298,8 @@ def test_a_retried_batch_that_had_landed_is_recognised(moto: Any, tmp_path: Path
     assert plan(p, desired) == []
     clash = [Change("create", "dns.record", desired[0].name, "r53", None,
                     {**desired[0].spec, "values": ["203.0.113.9"]})]
-    with pytest.raises(ProviderError, match="already exists"):
-        p.apply([*clash, *changes])  # what exists differs: a real conflict stays an error
+    with pytest.raises(StalePlan, match=r"(?s)a.sv.example. A: created by someone else.*already exists"):
+        p.apply([*clash, *changes])  # what exists differs: a real conflict, refused as a stale plan
 
 
 def test_plan_reads_ownership_from_the_zone_without_per_check_tag_lookups(moto: Any, tmp_path: Path) -> None:
