@@ -177,6 +177,9 @@ def check_meaning(inv: Inventory) -> list[Problem]:
     for d in valid("OriginFleet"):
         need_region(d, d.model.region, ("spec", "region"))
     for d in valid("CdnDistribution"):
+        for i, o in enumerate(d.model.origins):
+            if o.region is not None:
+                need_region(d, o.region, ("spec", "origins", i, "region"))
         ref = d.model.ttl_from
         if ref is not None and inv.get("CacheWarmPolicy", ref) is None:
             known = ", ".join(x.name for x in inv.of("CacheWarmPolicy")) or "none"

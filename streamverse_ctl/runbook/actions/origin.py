@@ -80,6 +80,7 @@ def set_origin(ctx: ActionContext, region: str, to: str | None = None, restore: 
         if merge is not None:
             dists[d.name] = merge
     what = f"origin of {region} -> inventory" if restore else f"origin of {region} -> {backup}"
+    pops, dists = _real_only(ctx, pops, dists)
     if not pops and not dists:
         ctx.note(f"nothing to change: no PoP or distribution left to switch ({what})")
         return {"pops": [], "distributions": [], "to": backup or region,
@@ -100,8 +101,20 @@ def set_origin(ctx: ActionContext, region: str, to: str | None = None, restore: 
     return {**out, "pops": sorted(pops), "distributions": sorted(dists), "to": backup or region}
 
 
-def _needs(args: dict[str, Any]) -> tuple[list[str], bool]:
-    return ["cdn.pop"], True
+def _real_only(ctx: ActionContext, pops: dict[str, Any], dists: dict[str, Any]
+               ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Leave out the part only a sim stand-in serves (it would change nothing real), saying so; refuse when
+    that is all there is to change."""
+    from ..served import not_served
 
-
-set_origin.needs = _needs  # type: ignore[attr-defined]
+    skipped = []
+    for rtype, table in (("cdn.pop", pops), ("cdn.distribution", dists)):
+        why = not_served(ctx.ws, rtype) if table else None
+        if why is not None:
+            skipped.append(f"{len(table)} {rtype} left as they are: {why}")
+            table.clear()
+    for s in skipped:
+        ctx.note(s)
+    if skipped and not pops and not dists:
+        raise PermanentError("cdn.set_origin would change nothing real: " + "; ".join(skipped))
+    return pops, dists
