@@ -86,3 +86,50 @@ def test_runbook_show_gives_a_markdown_checklist(sv: CLI) -> None:
     for name, text in (("origin-failover", "backup origin"), ("origin-failback", "back at its own origin")):
         out = sv("runbook", "show", name, "-o", "markdown").stdout
         assert text in out and "- [ ]" in out
+
+
+def test_kill_9_after_the_switch_then_resume_does_not_switch_again(sv: CLI, store) -> None:
+    """Killed while the last check retries (its URL not answering yet); resumed once it answers: the switch
+    is not run again and the run completes."""
+    import http.server
+    import os
+    import signal
+    import threading
+    import time
+
+    from tests.servers.process import free_port
+
+    port = free_port()
+    proc = sv.popen("runbook", "run", "origin-failover", "-s", "region=us-west", "-s", "origin_nodes=0",
+                    "-s", f"check_url=http://127.0.0.1:{port}/", "--yes")
+    run_id = None
+    deadline = time.monotonic() + 90
+    try:
+        while time.monotonic() < deadline:
+            runs = store().journal_runs("runbook", limit=1)
+            if runs:
+                run_id = runs[0]["id"]
+                if {i.item: i.status for i in store().journal_items(run_id)}.get("switch") == "done":
+                    break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the run never finished its switch step")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(10)
+    assert store().journal_run(run_id)["status"] == "running"
+    assert set(pop_overrides(sv)) == {"lax1", "sea1"}
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        p = sv("runbook", "resume", run_id, "--yes", timeout=240)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "already done" in p.stdout
+    s = store()
+    assert s.journal_run(run_id)["status"] == "done"
+    started = [a for a in s.audit_log(1000, "runbook.step") if a.target.endswith("/switch") and a.result == "started"]
+    assert len(started) == 1
+    assert len([a for a in s.audit_log(1000, "override.set") if a.target == "PoP/lax1"]) == 1
