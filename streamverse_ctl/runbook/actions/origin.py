@@ -59,6 +59,7 @@ def set_origin(ctx: ActionContext, region: str, to: str | None = None, restore: 
     ws = ctx.ws
     backup = _backup(ctx, region, to) if not restore else (to or "")
     pops: dict[str, dict[str, Any]] = {}  # PoP -> merge patch
+    region_pops = sorted(d.name for d in ws.inventory.of("PoP") if d.model.region == region)
     for d in ws.inventory.of("PoP"):
         if d.model.region != region:
             continue
@@ -83,7 +84,7 @@ def set_origin(ctx: ActionContext, region: str, to: str | None = None, restore: 
     pops, dists = _real_only(ctx, pops, dists)
     if not pops and not dists:
         ctx.note(f"nothing to change: no PoP or distribution left to switch ({what})")
-        return {"pops": [], "distributions": [], "to": backup or region,
+        return {"pops": [], "distributions": [], "to": backup or region, "region_pops": region_pops,
                 "changed": f"nothing to change: every PoP and distribution of {region} already "
                            + ("on its inventory origin" if restore else f"fetches from {backup}")}
     reason = f"runbook {ctx.runbook} ({ctx.run_id}): {what}"
@@ -98,7 +99,8 @@ def set_origin(ctx: ActionContext, region: str, to: str | None = None, restore: 
     out = with_edge_reports(ctx, lambda: ctx.apply(targets, stage=stage))
     ctx.note(f"{'would switch' if ctx.dry_run else 'switched'} {len(pops)} PoP(s) and {len(dists)} "
              f"distribution(s): {what}")
-    return {**out, "pops": sorted(pops), "distributions": sorted(dists), "to": backup or region}
+    return {**out, "pops": sorted(pops), "distributions": sorted(dists), "to": backup or region,
+            "region_pops": region_pops}
 
 
 def _real_only(ctx: ActionContext, pops: dict[str, Any], dists: dict[str, Any]
