@@ -120,6 +120,8 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
         out.append(Resource("cdn.pop", name, {
             "region": p.region, "city": p.city, "country": p.country, "cache_tb": p.cache_tb,
             "capacity_gbps": p.capacity_gbps,
+            # only when set: a PoP on its own region's origin keeps the spec (and deployed state) it had
+            **({"origin_region": p.origin_region} if p.origin_region and p.origin_region != p.region else {}),
         }, depends_on=(f"platform.region/{p.region}",), origin=origin("PoP", name)))
     out.extend(edge_site_resources(models, pops, origin))
     for (kind, name), spec in models.items():

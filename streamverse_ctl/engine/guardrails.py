@@ -9,7 +9,8 @@
 - ``unhealthy-region``: a change would send MORE traffic to a region that health marks down: its
   weight goes up (not only 0 -> >0), its share of a weighted set goes up at an unchanged weight
   (the other regions' weights went down), or it is added to a latency/geo/failover set (or made a
-  failover PRIMARY). Lowering a down region's weight, or removing it, is always allowed.
+  failover PRIMARY). Lowering a down region's weight, or removing it, is always allowed. Also: a PoP
+  switched to fetch from a down region's origin (``cdn.pop`` ``origin_region``, cdn.set_origin).
 - ``adopt``: a change would take over a resource StreamVerse Control did not create.
 - ``foreign-state``: a change would write a resource whose ownership marker names another state's
   lineage than this workspace's (two state backends driving one platform: a CI runner without the
@@ -162,6 +163,7 @@ def check(changes: Sequence[Change], compiled: Compiled, actual: Sequence[Resour
         if c.takeover:  # any resource type, not only DNS records
             refusals.append(Refusal("adopt", f"{c.id} exists but was not created by StreamVerse Control"))
     refusals += _more_traffic_to_down_regions(changes, actual, health)
+    refusals += _origin_to_down_regions(changes, health)
     return [r for r in refusals if r.name in UNFORCEABLE or r.name not in force]
 
 
@@ -256,3 +258,19 @@ def _more_traffic_to_down_regions(changes: Sequence[Change], actual: Sequence[Re
                 refusals.append(Refusal("unhealthy-region", f"{where} would send more traffic to region "
                                         f"{region} ({what}), which health checks mark down"))
     return refusals
+
+
+def _origin_to_down_regions(changes: Sequence[Change], health: Mapping[str, bool]) -> list[Refusal]:
+    """``unhealthy-region``: PoPs whose origin would move to a region health marks down."""
+    def origin_of(spec: Mapping[str, object] | None) -> str | None:
+        return None if spec is None else str(spec.get("origin_region") or spec.get("region") or "")
+
+    moved: dict[str, list[str]] = defaultdict(list)
+    for c in changes:
+        if c.type == "cdn.pop" and c.after is not None:
+            after = origin_of(c.after)
+            if after and after != origin_of(c.before) and health.get(after, True) is False:
+                moved[after].append(c.name)
+    return [Refusal("unhealthy-region", f"{len(pops)} PoP(s) would fetch from the origin of {region}, which "
+                    f"health marks down: {', '.join(sorted(pops)[:5])}" + (" ..." if len(pops) > 5 else ""))
+            for region, pops in sorted(moved.items())]

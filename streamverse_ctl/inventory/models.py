@@ -131,6 +131,9 @@ class RegionSpec(Spec):
     failover_secondary: str = Field(description="region that takes this one's traffic first")
     endpoints: list[IPAddress] = Field(min_length=1, description="ingress IP addresses DNS answers point at")
     cloud: Literal["aws", "gcp", "azure", "onprem"] = "aws"
+    backup_origin: str | None = Field(None, description=(
+        "region whose origin the PoPs and CDN distributions fetch from when this region's origin is lost "
+        "(the origin-failover runbook)"))
 
 
 class PoPSpec(Spec):
@@ -140,6 +143,9 @@ class PoPSpec(Spec):
     cache_tb: float = Field(gt=0)
     capacity_gbps: float = Field(gt=0)
     tier: Literal["core", "edge"] = "core"
+    origin_region: str | None = Field(None, description=(
+        "region whose origin servers this PoP fetches from (default: its own region; cdn.set_origin "
+        "overrides it to the backup origin)"))
 
 
 class HealthCheck(Spec):
@@ -324,6 +330,8 @@ class CdnOrigin(Spec):
     protocol: Literal["https-only", "http-only", "match-viewer"] = "https-only"
     http_port: int = Field(80, ge=1, le=65535)
     https_port: int = Field(443, ge=1, le=65535)
+    region: str | None = Field(None, description="region whose origin servers this is (cdn.set_origin switches "
+                               "the distribution between the origins of a region and its backupOrigin)")
 
 
 TTL_MAX = 31_536_000

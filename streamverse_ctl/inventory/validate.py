@@ -163,14 +163,23 @@ def check_meaning(inv: Inventory) -> list[Problem]:
             problems.append(d.problem("failoverSecondary must be another region", ("spec", "failoverSecondary")))
         else:
             need_region(d, spec.failover_secondary, ("spec", "failoverSecondary"))
+        if spec.backup_origin == name:
+            problems.append(d.problem("backupOrigin must be another region", ("spec", "backupOrigin")))
+        elif spec.backup_origin is not None:
+            need_region(d, spec.backup_origin, ("spec", "backupOrigin"))
     for name, pspec in pops.items():
         need_region(docs[("PoP", name)], pspec.region, ("spec", "region"))
+        if pspec.origin_region is not None:
+            need_region(docs[("PoP", name)], pspec.origin_region, ("spec", "originRegion"))
     from .edge_sites import check_edge_sites
 
     problems += check_edge_sites(inv, pop_names)
     for d in valid("OriginFleet"):
         need_region(d, d.model.region, ("spec", "region"))
     for d in valid("CdnDistribution"):
+        for i, o in enumerate(d.model.origins):
+            if o.region is not None:
+                need_region(d, o.region, ("spec", "origins", i, "region"))
         ref = d.model.ttl_from
         if ref is not None and inv.get("CacheWarmPolicy", ref) is None:
             known = ", ".join(x.name for x in inv.of("CacheWarmPolicy")) or "none"

@@ -163,8 +163,11 @@ class NginxProvider(Provider):
 
     def _render(self, pop: str, state: PopState) -> str:
         host = self._host(pop)
-        region = str((state.pop or {}).get("region", ""))
-        endpoints = self.cfg.origin.endpoints or list(self.context.regions.get(region, {}).get("endpoints") or [])
+        # the PoP's origin: its own region's, or the region it was switched to (cdn.set_origin)
+        switched = (state.pop or {}).get("origin_region")
+        region = str(switched or (state.pop or {}).get("region", ""))
+        fixed = [] if switched else self.cfg.origin.endpoints  # settings.origin names the PoPs' own origin
+        endpoints = fixed or list(self.context.regions.get(region, {}).get("endpoints") or [])
         if not endpoints:
             raise PermanentError(f"nginx provider '{self.name}': no origin for PoP {pop}: set "
                                  f"settings.origin.endpoints or endpoints on Region {region or '?'}")
