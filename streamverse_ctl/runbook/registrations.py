@@ -22,6 +22,8 @@ ACTIONS: dict[str, str] = {
     "pool.release": f"{_A}.pool:release",
     "cdn.warm": f"{_A}.cdn:warm",
     "cdn.set_ttl": f"{_A}.cdn:set_ttl",
+    "pop.deploy": f"{_A}.pop:deploy",
+    "pop.rollback": f"{_A}.pop:rollback",
     "ratelimit.set": f"{_A}.ratelimit:set_limit",
     "health.check": f"{_A}.health:check",
     "probe.playback": f"{_A}.probe:playback",
