@@ -117,7 +117,7 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
     for name, p in pops.items():
         out.append(Resource("cdn.pop", name, {
             "region": p.region, "city": p.city, "country": p.country, "cache_tb": p.cache_tb,
-            "capacity_gbps": p.capacity_gbps,
+            "capacity_gbps": p.capacity_gbps, **({} if p.serving else {"serving": False}),
         }, depends_on=(f"platform.region/{p.region}",), origin=origin("PoP", name)))
     out.extend(edge_site_resources(models, pops, origin))
     for (kind, name), spec in models.items():

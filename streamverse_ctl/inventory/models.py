@@ -140,6 +140,9 @@ class PoPSpec(Spec):
     cache_tb: float = Field(gt=0)
     capacity_gbps: float = Field(gt=0)
     tier: Literal["core", "edge"] = "core"
+    #: false: out of service (evacuated) — the sim spreads its users over the region's other PoPs and its
+    #: edge sites; an nginx PoP answers viewers 503 (an override set by the pop-evacuation runbook)
+    serving: bool = True
 
 
 class HealthCheck(Spec):

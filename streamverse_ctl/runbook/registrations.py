@@ -24,6 +24,8 @@ ACTIONS: dict[str, str] = {
     "cdn.set_ttl": f"{_A}.cdn:set_ttl",
     "pop.deploy": f"{_A}.pop:deploy",
     "pop.rollback": f"{_A}.pop:rollback",
+    "pop.select": f"{_A}.pop_serving:select",
+    "pop.serve": f"{_A}.pop_serving:serve",
     "ratelimit.set": f"{_A}.ratelimit:set_limit",
     "health.check": f"{_A}.health:check",
     "probe.playback": f"{_A}.probe:playback",

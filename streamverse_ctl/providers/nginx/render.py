@@ -125,6 +125,7 @@ def render(template: Path, state: PopState, host: Mapping[str, Any], *, provider
     cache_gb = max(1, int(float(spec.get("cache_tb", 0.01)) * 1024))
     variables = {
         "provider": provider, "pop": pop, "region": spec.get("region", "?"), "digest": PLACEHOLDER,
+        "serving": spec.get("serving", True) is not False,
         "state_json": json.dumps(state.as_json(), sort_keys=True, separators=(",", ":")),
         "prefix": host["nginx_prefix"], "listen": host.get("listen", "80"),
         "foreground": bool(host.get("nginx_foreground", False)),
