@@ -122,13 +122,29 @@ def test_kill_9_between_waves_then_resume_finishes_without_redeploying(sv: CLI, 
 
 
 # ----- pop-evacuation -------------------------------------------------------------------------------
+EDGE_SITE = """\
+apiVersion: streamverse.io/v1
+kind: EdgeSite
+metadata: {name: nrt1-yokohama}
+spec: {pop: nrt1, city: Yokohama, country: JP, capacityGbps: 40, cacheTb: 16, healthCheck: {path: /healthz}}
+"""
+
+
+def _edge_rps(sv: CLI) -> dict[str, float]:
+    return {e["site"]: e["rps"] for e in sv.json("sim", "edges")}
+
+
 def test_evacuate_a_city_warms_the_neighbours_then_restore_brings_it_back(sv: CLI, store: Any) -> None:
+    (sv.inventory / "edge-sites.yaml").write_text(EDGE_SITE)  # Tokyo's PoP has an edge site in Yokohama
+    sv("apply", "--yes")
+    assert _edge_rps(sv)["nrt1-yokohama"] > 0
     d = sv("runbook", "run", "pop-evacuation", "-s", "city=Tokyo", "--dry-run")
     assert "neighbours: sin1" in d.stdout
     assert "serving" not in _pops(sv)["nrt1"] and _runs(store) == []  # the dry run wrote nothing
 
     p = sv("runbook", "run", "pop-evacuation", "-s", "city=tokyo", "--yes")
-    assert "update cdn.pop/nrt1" in p.stdout
+    assert "update cdn.pop/nrt1" in p.stdout and "nrt1 (1 edge site(s))" in p.stdout
+    assert _edge_rps(sv)["nrt1-yokohama"] == 0  # its edge site went out of service with it
     assert _pops(sv)["nrt1"]["serving"] is False
     s = _sim(sv)
     try:
@@ -138,7 +154,7 @@ def test_evacuate_a_city_warms_the_neighbours_then_restore_brings_it_back(sv: CL
     assert sv("plan", "--detailed-exitcode").returncode == 0  # the override is what the inventory now says
 
     sv("runbook", "run", "pop-evacuation", "-s", "city=Tokyo", "-s", "restore=true", "--yes")
-    assert "serving" not in _pops(sv)["nrt1"]
+    assert "serving" not in _pops(sv)["nrt1"] and _edge_rps(sv)["nrt1-yokohama"] > 0
     assert sv("plan", "--detailed-exitcode").returncode == 0
 
 
@@ -149,6 +165,7 @@ def test_evacuation_refusals_change_nothing(sv: CLI) -> None:
     # a region left with no serving PoP: nowhere to steer its users
     p = sv("runbook", "run", "pop-evacuation", "-s", 'pops=["nyc1","iad1"]', "--yes", check=1)
     assert "leaves no serving PoP in us-east" in p.stdout + p.stderr
+    assert "Pre-warm" not in p.stdout  # refused before anything was warmed
     assert all("serving" not in spec for spec in _pops(sv).values())
 
 

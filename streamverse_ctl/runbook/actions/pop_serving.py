@@ -27,8 +27,9 @@ def _labels(ctx: ActionContext, pop: str) -> dict[str, str]:
 
 
 def select(ctx: ActionContext, pops: list[str] | None = None, city: str | None = None,
-           metro: str | None = None) -> dict[str, Any]:
-    """The PoPs to evacuate (or restore), their edge sites, regions and neighbours."""
+           metro: str | None = None, evacuate: bool = False) -> dict[str, Any]:
+    """The PoPs to evacuate (or restore), their edge sites, regions and neighbours; with ``evacuate``,
+    refused (before anything is warmed) when a region would be left with no serving PoP."""
     all_pops = {r.name: dict(r.spec) for r in ctx.ws.compiled.resources if r.type == "cdn.pop"}
     given = [w for w, v in (("pops", pops), ("city", city), ("metro", metro)) if v]
     if len(given) != 1:
@@ -54,6 +55,10 @@ def select(ctx: ActionContext, pops: list[str] | None = None, city: str | None =
     alone = [r for r in regions if not any(str(all_pops[n]["region"]) == r for n in neighbours)]
     sites = sorted(r.name for r in ctx.ws.compiled.resources if r.type == "cdn.edge_site"
                    and str(r.spec.get("pop")) in chosen)
+    if evacuate and alone:
+        raise PermanentError(f"taking {', '.join(chosen)} out of service leaves no serving PoP in "
+                             f"{', '.join(alone)}: their users would have nowhere to go (fail the region over "
+                             "instead: runbook regional-failover); nothing was changed")
     out = {"pops": chosen, "regions": regions, "neighbours": neighbours, "edge_sites": sites,
            "alone": alone}
     ctx.note(f"PoP(s) {', '.join(chosen)} ({len(sites)} edge site(s)) in {', '.join(regions)}; "
