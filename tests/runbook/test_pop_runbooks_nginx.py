@@ -65,7 +65,10 @@ def inv(fleet: PopFleet, tmp_path: Path) -> Iterator[Path]:
     """The fleet's inventory, applied (the PoPs serve *.ts for 3600 s); the test may edit it."""
     d = tmp_path / "pop-fleet"
     shutil.copytree(INVENTORY, d)
-    (d / "providers.yaml").write_text(PROVIDERS.format(settings=json.dumps(fleet.settings())))
+    template = tmp_path / "pop-edge.conf.j2"  # the PoPs' template, which a test may change
+    shutil.copy(REPO / "templates" / "pop-edge.conf.j2", template)
+    (d / "providers.yaml").write_text(PROVIDERS.format(settings=json.dumps({**fleet.settings(),
+                                                                          "template": str(template)})))
     good = {k: dict(v) for k, v in fleet.hostvars.items()}
     _converge(d, tmp_path / "state")
     yield d
@@ -166,3 +169,43 @@ def test_an_evacuated_nginx_pop_answers_viewers_503_until_it_is_back(fleet: PopF
         assert ws.plan().changes == []
     finally:
         ws.close()
+
+
+def test_a_template_change_rolls_out_wave_by_wave_and_rolls_back_to_the_exact_earlier_config(
+        fleet: PopFleet, inv: Path, tmp_path: Path) -> None:
+    from streamverse_ctl.runbook.actions.pop import rollback
+
+    before = _served(fleet)
+    template = tmp_path / "pop-edge.conf.j2"
+    text = template.read_text()
+    anchor = "        add_header X-Streamverse-Pop {{ pop }} always;\n"
+    assert anchor in text
+    template.write_text(text.replace(anchor, anchor + "        add_header X-Canary v2 always;\n"))
+
+    def canary(name: str) -> str | None:
+        return httpx.get(f"{fleet.pop(name).url}{SEGMENT}", headers=WARM).headers.get("x-canary")
+
+    ws = Workspace(inv, state_dir=tmp_path / "state")
+    try:
+        assert ws.plan().changes == []  # no spec changed: no plan shows a template change
+
+        def ctx(step: str) -> ActionContext:
+            return ActionContext(ws, "deploy-pop-config", "run-2", step, False, frozenset(), Events(),
+                                 REPO / "runbooks", tmp_path / "artifacts")
+
+        out = deploy(ctx("deploy[0]"), 0, [1, 2])
+        assert out["pops"] == ["pop1"] and any("pop1: config deployed (re-rendered" in r for r in out["on_pops"])
+        assert [canary(p) for p in POPS] == ["v2", None, None]
+        out = deploy(ctx("deploy[1]"), 1, [1, 2])
+        assert out["pops"] == ["pop2"] and [canary(p) for p in POPS] == ["v2", "v2", None]
+        # the second wave regressed: roll it back to the exact config pop2 served before
+        done = rollback(ctx("deploy[1]/on_failure/rollback"))
+        assert done["rolled_back"] == ["pop2"] and "earlier config of pop2" in done["changed"]
+        assert [canary(p) for p in POPS] == ["v2", None, None]
+        now = _served(fleet)
+        assert now["pop2"] == before["pop2"] and now["pop3"] == before["pop3"]
+        assert now["pop1"][0] != before["pop1"][0]
+    finally:
+        template.write_text(text)
+        ws.close()
+    _converge(inv, tmp_path / "state")

@@ -104,8 +104,14 @@ def locations(ttl_rules: Mapping[str, int], rate_limits: Mapping[str, int], vide
     return out
 
 
-@cache
 def _template(path: str) -> jinja2.Template:
+    """The compiled template, compiled again when the file changes (a template rollout in one process)."""
+    st = Path(path).stat()
+    return _compiled(path, st.st_mtime_ns, st.st_size)
+
+
+@cache
+def _compiled(path: str, mtime_ns: int, size: int) -> jinja2.Template:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(path).parent)), trim_blocks=True,
                              undefined=jinja2.StrictUndefined, autoescape=False)
     return env.get_template(Path(path).name)

@@ -3,13 +3,16 @@
 A wave applies the pending ``cdn.pop`` / ``cdn.cache_policy`` changes of its PoPs only (the plan's targets are
 the resource ids ``cdn.pop/<pop>`` and ``cdn.cache_policy/*/<pop>``), through plan, guardrails, lock, journal
 and audit like ``apply``. Waves are cumulative sizes over the PoPs in a fixed order (the canary first, then
-by name): ``[1, "10%", "100%"]`` is one PoP, then up to 10 % of them, then all.
+by name): ``[1, "10%", "100%"]`` is one PoP, then up to 10 % of them, then all. A template (or Ansible host
+vars) change changes no spec, so no plan shows it: with ``rerender`` (default) a wave also re-renders its
+PoPs' configs on a provider that keeps whole configs (nginx) and deploys those whose text changes.
 
-Rollback choice: before a wave is applied, ``pop.deploy`` records what its PoPs' providers serve for them
-(the actual ``cdn.pop`` / ``cdn.cache_policy`` specs, read back from the PoPs — on nginx, from the config
-each PoP serves) in the run's artifacts (``pop-wave-<step>.json``). ``pop.rollback`` re-deploys exactly
-that through the same providers (on nginx: re-rendered, ``nginx -t``, swapped, reloaded, verified by its
-served digest), under the apply lock and audited. It does not touch the inventory: the change stays
+Rollback choice: before a wave is applied, ``pop.deploy`` records what its PoPs serve in the run's
+artifacts (``pop-wave-<step>.json``): on a provider that keeps whole configs (nginx), each PoP's exact
+config text; elsewhere (the sim) the actual ``cdn.pop`` / ``cdn.cache_policy`` specs. ``pop.rollback``
+re-deploys exactly that — on nginx the earlier text byte for byte (candidate, ``nginx -t``, swap, reload,
+served digest verified), so a template change rolls back too; elsewhere the earlier specs through the
+provider's apply, verified — under the apply lock and audited. It does not touch the inventory: the change stays
 pending, so the next plan of those PoPs shows it again until the inventory is fixed or reverted. The
 rollback is a deliberate undo of this run's own change, so it is not held to the change-size guardrail.
 """
@@ -25,7 +28,7 @@ from typing import Any
 from ...core.errors import PermanentError
 from ...core.resources import Change, Resource
 from ..context import ActionContext
-from .cdn import with_edge_reports
+from .cdn import edge_providers, with_edge_reports
 
 TYPES = ("cdn.pop", "cdn.cache_policy")
 
@@ -109,8 +112,9 @@ def _pops_of(changes: Sequence[Change]) -> list[str]:
 
 
 def deploy(ctx: ActionContext, wave: int, waves: list[Any], pops: list[str] | None = None,
-           canary: str | None = None) -> dict[str, Any]:
-    """Apply the pending cdn.pop / cdn.cache_policy changes of wave ``wave`` (0-based) of ``waves``."""
+           canary: str | None = None, rerender: bool = True) -> dict[str, Any]:
+    """Apply the pending cdn.pop / cdn.cache_policy changes of wave ``wave`` (0-based) of ``waves``; with
+    ``rerender``, also re-render the wave's configs a template (or host vars) change made stale."""
     before, chosen = wave_pops(ctx, int(wave), waves, pops or None, canary or None)
     regions = sorted({str(_all_pops(ctx)[p]["region"]) for p in chosen})
     base = {"wave": int(wave) + 1, "of": len(waves), "pops": chosen, "regions": regions,
@@ -122,9 +126,46 @@ def deploy(ctx: ActionContext, wave: int, waves: list[Any], pops: list[str] | No
     record = _record_path(ctx, ctx.step)
     if not ctx.dry_run and not record.exists():  # a resumed wave keeps what served before its first attempt
         record.parent.mkdir(parents=True, exist_ok=True)
-        record.write_text(json.dumps({"pops": chosen, "serving": _serving(ctx, chosen)}, indent=1, sort_keys=True))
+        record.write_text(json.dumps({"pops": chosen, "serving": _serving(ctx, chosen), "texts": _texts(ctx, chosen)},
+                                     indent=1, sort_keys=True))
     out = with_edge_reports(ctx, lambda: ctx.apply(targets(chosen)))
+    if rerender:
+        out = _rerender(ctx, chosen, out)
     return {**out, **base}
+
+
+def _texts(ctx: ActionContext, pops: Sequence[str]) -> dict[str, dict[str, str | None]]:
+    """provider -> PoP -> the whole config text it serves (providers that keep one: nginx)."""
+    out: dict[str, dict[str, str | None]] = {}
+    for name, (provider, served) in sorted(edge_providers(ctx.ws, pops).items()):
+        texts = getattr(provider, "config_texts", None)
+        if texts is not None:
+            out[name] = texts(sorted(served))
+    return out
+
+
+def _rerender(ctx: ActionContext, pops: Sequence[str], out: dict[str, Any]) -> dict[str, Any]:
+    """Re-render the wave's configs whose template or host vars changed (nothing a plan shows)."""
+    reports: list[str] = []
+    for _, (provider, served) in sorted(edge_providers(ctx.ws, pops).items()):
+        redeploy = getattr(provider, "redeploy", None)
+        if redeploy is None:
+            continue
+        if ctx.dry_run:
+            reports += [str(r) for r in redeploy(sorted(served), dry_run=True)]
+            continue
+        with ctx.ws.state.lock("apply", purpose=ctx.purpose, timeout=60):
+            done = [str(r) for r in redeploy(sorted(served))]
+            if done:
+                ctx.audit("pop.redeploy", ",".join(sorted(served)), "ok", changed=done)
+        reports += done
+    for r in reports:
+        ctx.note(r)
+    if not reports:
+        return out
+    text = "; ".join(reports)
+    changed = text if str(out.get("changed", "")).startswith("nothing") else f"{out.get('changed')}; {text}"
+    return {**out, "on_pops": [*out.get("on_pops", []), *reports], "changed": changed}
 
 
 def rollback(ctx: ActionContext, of: str | None = None) -> dict[str, Any]:
@@ -136,10 +177,18 @@ def rollback(ctx: ActionContext, of: str | None = None) -> dict[str, Any]:
         return {"rolled_back": [], "changed": "nothing to change: the wave applied nothing"}
     data = json.loads(record.read_text())
     chosen: list[str] = list(data["pops"])
+    texts: dict[str, dict[str, str | None]] = data.get("texts", {})
     changes: dict[str, list[Change]] = {}
     desired: dict[str, list[Resource]] = {}
     current = _serving(ctx, chosen)
+    restore: dict[str, dict[str, str]] = {}
+    for provider, by_pop in texts.items():  # whole configs: re-deploy the exact earlier text
+        keeper: Any = ctx.ws.provider(provider)  # an nginx-like provider (config_texts / restore_configs)
+        now_texts = keeper.config_texts(sorted(by_pop))
+        restore[provider] = {p: t for p, t in by_pop.items() if t is not None and now_texts.get(p) != t}
     for provider, old in data["serving"].items():
+        if provider in texts:
+            continue
         now = {(r["type"], r["name"]): r["spec"] for r in current.get(provider, [])}
         want = {(r["type"], r["name"]): r["spec"] for r in old}
         cs: list[Change] = []
@@ -153,8 +202,10 @@ def rollback(ctx: ActionContext, of: str | None = None) -> dict[str, Any]:
         if cs:
             changes[provider] = sorted(cs, key=lambda c: TYPES.index(c.type) if c.action != "delete" else -1)
             desired[provider] = [Resource(t, n, s, provider) for (t, n), s in sorted(want.items())]
-    where = "; ".join(f"{p}: {len(cs)} change(s) on {', '.join(_pops_of(cs))}" for p, cs in sorted(changes.items()))
-    if not changes:
+    restore = {p: t for p, t in restore.items() if t}
+    where = "; ".join([f"{p}: {len(cs)} change(s) on {', '.join(_pops_of(cs))}" for p, cs in sorted(changes.items())]
+                      + [f"{p}: earlier config of {', '.join(sorted(t))}" for p, t in sorted(restore.items())])
+    if not changes and not restore:
         ctx.note(f"the PoPs of {step} ({', '.join(chosen)}) already serve their earlier config")
         return {"rolled_back": chosen, "changed": "nothing to change: the earlier config already serves"}
     if ctx.dry_run:
@@ -164,11 +215,15 @@ def rollback(ctx: ActionContext, of: str | None = None) -> dict[str, Any]:
     def run() -> dict[str, Any]:
         bad: list[str] = []
         with ctx.ws.state.lock("apply", purpose=ctx.purpose, timeout=60):
+            for provider, by_pop in sorted(restore.items()):
+                restorer: Any = ctx.ws.provider(provider)
+                restorer.restore_configs(by_pop)
             for provider, cs in sorted(changes.items()):
                 ctx.ws.provider(provider).apply(cs)
                 bad += [v.resource_id for v in ctx.ws.provider(provider).verify(desired[provider]) if not v.ok]
             ctx.audit("pop.rollback", ",".join(chosen), "failed" if bad else "ok", of=step,
-                      changes=[f"{c.action} {c.id}" for cs in changes.values() for c in cs])
+                      changes=[f"{c.action} {c.id}" for cs in changes.values() for c in cs],
+                      restored=[f"{p}/{pop}" for p, t in restore.items() for pop in sorted(t)])
         if bad:
             raise PermanentError(f"rolled back {step}, but {len(bad)} resource(s) do not serve the earlier config: "
                                  + ", ".join(bad[:5]))
