@@ -119,7 +119,7 @@ def compile_inventory(inv: Inventory, ci: CompileInput | None = None) -> Compile
     for name, p in pops.items():
         out.append(Resource("cdn.pop", name, {
             "region": p.region, "city": p.city, "country": p.country, "cache_tb": p.cache_tb,
-            "capacity_gbps": p.capacity_gbps,
+            "capacity_gbps": p.capacity_gbps, **({} if p.serving else {"serving": False}),
             # only when set: a PoP on its own region's origin keeps the spec (and deployed state) it had
             **({"origin_region": p.origin_region} if p.origin_region and p.origin_region != p.region else {}),
         }, depends_on=(f"platform.region/{p.region}",), origin=origin("PoP", name)))

@@ -146,6 +146,9 @@ class PoPSpec(Spec):
     origin_region: str | None = Field(None, description=(
         "region whose origin servers this PoP fetches from (default: its own region; cdn.set_origin "
         "overrides it to the backup origin)"))
+    #: false: out of service (evacuated) — the sim spreads its users over the region's other PoPs and its
+    #: edge sites; an nginx PoP answers viewers 503 (an override set by the pop-evacuation runbook)
+    serving: bool = True
 
 
 class HealthCheck(Spec):

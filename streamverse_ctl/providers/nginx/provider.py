@@ -194,6 +194,43 @@ class NginxProvider(Provider):
                                             for p, why in sorted(result.failed.items())) + done)
         return result.ok
 
+    # ----- whole configs (canary rollouts: runbook/actions/pop.py) -----------------------------
+    def config_texts(self, pops: Sequence[str]) -> dict[str, str | None]:
+        """The config text each PoP has on disk (None: no streamverse config)."""
+        for p in pops:
+            self._host(p)
+        return _run(self._configs(sorted(pops)))
+
+    def redeploy(self, pops: Sequence[str], dry_run: bool = False) -> list[EdgeChange]:
+        """Re-render the PoPs' configs from the state they serve with the current template and host vars,
+        and deploy those whose text changes (a template change the plan cannot see: the state is the same)."""
+        texts = self.config_texts(pops)
+        states = {p: (parse(t) if t else None) or PopState() for p, t in texts.items()}
+        stale = {p: st for p, st in states.items() if st.pop is not None and self._render(p, st) != texts[p]}
+        if not stale or dry_run:
+            return [EdgeChange(self.name, p, "would re-render its config (template or host vars changed)")
+                    for p in sorted(stale)]
+        mark = len(self.reports)
+        self._deploy(stale, states, what="re-rendered: template or host vars changed")
+        return self.reports[mark:]
+
+    def restore_configs(self, texts: Mapping[str, str]) -> list[EdgeChange]:
+        """Deploy these exact config texts (a rollback to what the PoPs served before), with the same
+        candidate, ``nginx -t``, swap, reload and verify as every deploy."""
+        from .deploy import deploy
+
+        for p in texts:
+            self._host(p)
+        result = deploy(self.playbook, self.cfg.ansible_inventory,
+                        {p: {"text": t, "digest": config_digest(t) or ""} for p, t in texts.items()})
+        done = [EdgeChange(self.name, p, "earlier config re-deployed, nginx -t passed, reloaded, serving its digest")
+                for p in result.ok]
+        self.reports += done
+        if result.failed:
+            raise ProviderError(f"provider '{self.name}': earlier config not re-deployed on "
+                                + "; ".join(f"{p} ({why})" for p, why in sorted(result.failed.items())))
+        return done
+
     # ----- edge operations (providers/edge.py) -------------------------------------------------
     def _warm(self, titles: Mapping[str, Sequence[str]]) -> list[EdgeChange]:
         from .warm import Warmer

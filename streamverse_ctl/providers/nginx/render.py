@@ -104,8 +104,14 @@ def locations(ttl_rules: Mapping[str, int], rate_limits: Mapping[str, int], vide
     return out
 
 
-@cache
 def _template(path: str) -> jinja2.Template:
+    """The compiled template, compiled again when the file changes (a template rollout in one process)."""
+    st = Path(path).stat()
+    return _compiled(path, st.st_mtime_ns, st.st_size)
+
+
+@cache
+def _compiled(path: str, mtime_ns: int, size: int) -> jinja2.Template:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(Path(path).parent)), trim_blocks=True,
                              undefined=jinja2.StrictUndefined, autoescape=False)
     return env.get_template(Path(path).name)
@@ -125,6 +131,7 @@ def render(template: Path, state: PopState, host: Mapping[str, Any], *, provider
     cache_gb = max(1, int(float(spec.get("cache_tb", 0.01)) * 1024))
     variables = {
         "provider": provider, "pop": pop, "region": spec.get("region", "?"), "digest": PLACEHOLDER,
+        "serving": spec.get("serving", True) is not False,
         "state_json": json.dumps(state.as_json(), sort_keys=True, separators=(",", ":")),
         "prefix": host["nginx_prefix"], "listen": host.get("listen", "80"),
         "foreground": bool(host.get("nginx_foreground", False)),

@@ -1,7 +1,8 @@
 """Edge sites on the sim platform: their health (``sim fail-edge``) and the load each one carries.
 
 Load model: a region's requests/s (its traffic share, :func:`.model.region_load`) is spread over
-its PoPs by ``capacity_gbps``; each PoP's part is spread over the PoP itself and its *healthy*
+its serving PoPs by ``capacity_gbps`` (an evacuated PoP, ``serving: false``, and its edge sites carry
+none: its users go to the region's other PoPs); each PoP's part is spread over the PoP itself and its *healthy*
 edge sites by ``capacity_gbps``, so a failed site's users go to the next ones (its siblings and
 its parent PoP). Egress is requests/s × ``egress_mbps_per_request`` (the CapacityModel default's
 55.5 Tbps / 6 M req/s = 9.25 Mbps); utilization is egress / ``capacity_gbps``.
@@ -50,7 +51,8 @@ def spread_to_edges(region_rps: Mapping[str, float], pops: Mapping[str, Mapping[
     """(requests/s left on each PoP itself, each edge site's load) under the load model above."""
     pop_cap: dict[str, float] = defaultdict(float)
     for p in pops.values():
-        pop_cap[str(p["region"])] += float(p["capacity_gbps"])
+        if p.get("serving", True):  # an evacuated PoP (serving: false) takes none of its region's load
+            pop_cap[str(p["region"])] += float(p["capacity_gbps"])
     healthy_sites: dict[str, list[str]] = defaultdict(list)
     for name, s in sites.items():
         if health.get(name, True):
@@ -60,8 +62,10 @@ def spread_to_edges(region_rps: Mapping[str, float], pops: Mapping[str, Mapping[
     per_site: dict[str, float] = {}
     for name, p in pops.items():
         region = str(p["region"])
-        rps = region_rps.get(region, 0.0) * float(p["capacity_gbps"]) / pop_cap[region] if pop_cap[region] else 0.0
-        serving = healthy_sites.get(name, [])
+        up = bool(p.get("serving", True))
+        share = float(p["capacity_gbps"]) / pop_cap[region] if pop_cap[region] and up else 0.0
+        rps = region_rps.get(region, 0.0) * share
+        serving = healthy_sites.get(name, []) if up else []  # its edge sites go out of service with it
         total = float(p["capacity_gbps"]) + sum(float(sites[site]["capacity_gbps"]) for site in serving)
         on_pop[name] = rps * float(p["capacity_gbps"]) / total
         for site in serving:
