@@ -220,3 +220,25 @@ def test_viral_content_on_nginx_cloudfront_autoscaling_and_kubernetes(
     assert [_floor(kube, n) for n in POOLS] == [4, 4]
     assert all(4 <= _replicas(kube, n) <= 40 for n in POOLS)
     assert json.loads(sv("plan", "-o", "json").stdout)["changes"] == []
+
+
+def test_production_serves_its_pops_with_nginx_hosts_of_the_generated_ansible_inventory(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from streamverse_ctl.inventory import load_inventory
+    from streamverse_ctl.providers.nginx.hosts import load_hosts
+
+    from .conftest import REPO
+
+    inv = load_inventory(REPO / "inventories" / "production")
+    (pops,) = [d for d in inv.of("Provider") if d.name == "pops"]
+    assert pops.spec["type"] == "nginx" and pops.spec["serves"]["types"] == ["cdn.pop", "cdn.cache_policy",
+                                                                             "cdn.warm_set"]
+    hosts = load_hosts(REPO / pops.spec["settings"]["ansibleInventory"], "pops")  # relative to the repo root
+    assert set(hosts) == {d.name for d in inv.of("PoP")} and len(hosts) == 285  # every PoP is a host
+    assert subprocess.run([sys.executable, str(REPO / "scripts" / "gen_pop_hosts.py"), "--check"]).returncode == 0
+    sv = CLI(tmp_path / "state", REPO / "inventories" / "production")
+    sv("validate")
+    p = sv("plan", "--platform", "sim", "-o", "json")  # rehearsed on the sim platform: every PoP to create
+    assert any(c["id"] == "cdn.pop/nyc1" for c in json.loads(p.stdout)["changes"])
