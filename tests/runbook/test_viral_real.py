@@ -99,6 +99,7 @@ def _codes(fleet: PopFleet, pop: str, n: int = 150) -> set[int]:
 
 def _snapshot(fleet: PopFleet, moto: MotoServer, kube: Kube) -> dict[str, Any]:
     return {"conf": {p.name: p.conf.read_text() for p in fleet.pops}, "cf": _cf_ttls(moto),
+            "cached": {p.name: sum(f.is_file() for f in (p.prefix / "cache").rglob("*")) for p in fleet.pops},
             "asg": (_desired(moto, "origin-us-east", "us-east-1"), _desired(moto, "origin-eu-west", "eu-west-1")),
             "pools": [_replicas(kube, n) for n in POOLS]}
 
@@ -126,10 +127,10 @@ def test_viral_content_on_nginx_cloudfront_autoscaling_and_kubernetes(
         return StateStore(sv.state)
 
     sv("apply", "--yes", timeout=600)  # the inventory as it is, on every system
-    before = _snapshot(fleet, moto, kube)
-    assert before["asg"] == (3, 2) and before["pools"] == [4, 4] and before["cf"] == {"*.m3u8": 2, "*.ts": 3600}
     assert httpx.head(fleet.pop("nyc1").url + SEG, headers=WARM).headers["x-cache-status"] == "MISS"  # not warm
     assert _cache_control(fleet, "nyc1") == "max-age=3600"
+    before = _snapshot(fleet, moto, kube)
+    assert before["asg"] == (3, 2) and before["pools"] == [4, 4] and before["cf"] == {"*.m3u8": 2, "*.ts": 3600}
 
     # a dry run says what it would change and writes nothing on any system
     p = sv("runbook", "run", "viral-content", "--set", "video=clip42", "--set", f"regions={REGIONS}",
