@@ -111,8 +111,8 @@ def test_failover_guardrail_refuses_an_egress_overload_as_the_what_if_predicts(c
     """us-west can take us-east's requests/s but not its egress: the failover guardrail checks egress too."""
     regions = cli.inventory.parent / "base" / "regions.yaml"
     text = regions.read_text()
-    west = "capacity: {maxRps: 2200000, egressGbps: 30000}\n  failoverSecondary: us-east\n  endpoints: [198.51.100.20]"
-    assert west in text
+    west = "kubeContext: sv-us-west\n  capacity: {maxRps: 2200000, egressGbps: 30000}\n"  # us-west's capacity line
+    assert text.count(west) == 1
     regions.write_text(text.replace(west, west.replace("egressGbps: 30000", "egressGbps: 12000")))
     cli.ok("apply", "--platform", "sim", "--auto-approve")
     predicted = cli.json("capacity", "--platform", "sim", "--what-if", "fail=us-east")["what_if"]["failover"]
